@@ -21,7 +21,8 @@ int us_runtime_add_fd(struct us_runtime *rt, int fd, void (*on_readable)(void *c
 int us_runtime_start(struct us_runtime *rt); /* starts the thread */
 void us_runtime_stop(struct us_runtime *rt); /* joins it */
 void us_runtime_free(struct us_runtime *rt);
-/* Runs fn(ctx) on the stack thread context with the lock held (synchronous). */
+/* Takes and releases the stack lock (no-ops when the stack has no runtime):
+ * every core call from another thread must hold it. */
 void us_runtime_lock(struct ustack *s);
 void us_runtime_unlock(struct ustack *s);
 /* Wakes the stack thread so it recomputes its next deadline. */

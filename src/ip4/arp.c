@@ -199,10 +199,10 @@ static void mcast_mac(uint32_t ip, struct us_mac *m)
 static void queue_pending(struct us_arp_entry *e, struct us_pkt *p)
 {
     struct ustack *s = e->nif->stack;
-    if (e->pending.count >= US_ARP_QUEUE_MAX) {
-        /* Keep the newest packets, as Linux does with its unresolved queue. */
+    /* Keep the newest packets, as Linux does with its unresolved queue. */
+    while (e->pending.count &&
+           (e->pending.count >= US_ARP_QUEUE_MAX || e->pending.bytes + p->len > US_ARP_QUEUE_BYTES))
         us_drop(s, us_pktq_pop(&e->pending), US_P_ip4, US_DROP_arp_queue_full);
-    }
     us_pktq_push(&e->pending, p);
 }
 

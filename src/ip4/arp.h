@@ -10,7 +10,10 @@
 #include "core/timer.h"
 
 #define US_ARP_CACHE_SIZE 64
-#define US_ARP_QUEUE_MAX 8          /* packets held per unresolved neighbour */
+#define US_ARP_QUEUE_MAX 64         /* packets held per unresolved neighbour */
+/* Bytes held per unresolved neighbour, as Linux's unres_qlen_bytes: enough
+ * for the fragments of one maximum-size datagram. */
+#define US_ARP_QUEUE_BYTES 212992
 #define US_ARP_RETRANS (1 * US_SEC) /* between requests */
 #define US_ARP_MAX_PROBES 3
 #define US_ARP_REACHABLE (30 * US_SEC)

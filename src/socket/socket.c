@@ -1,0 +1,767 @@
+/* Berkeley-like sockets on top of the core: the descriptor table, the
+ * receive queue shared by every datagram socket, blocking and the pollable
+ * eventfd, socket options, and the argument checks Linux makes before a call
+ * reaches the protocol (socket_udp.c, socket_ping.c).
+ *
+ * Thread safety: every call takes the stack lock (us_runtime_lock) and holds
+ * it while it touches the socket or the core; a blocking receive releases it
+ * while waiting on the socket's condition variable. Do not call these from a
+ * core callback (the lock is already held there). */
+#include "ustack/socket.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "runtime/runtime_internal.h"
+#include "socket/socket_internal.h"
+
+#define SOCK_TABLE_MIN 16
+#define SOCK_TABLE_MAX 65536 /* beyond: EMFILE */
+
+/* ---- Readiness, queue, errors ---- */
+
+static bool sock_readable(const struct us_sock *so)
+{
+    return so->rxq.head != NULL || so->so_error != 0;
+}
+
+/* Keeps the eventfd readable exactly while the socket is: one write on the
+ * way up, one read (drain) on the way down. */
+static void sock_update_ready(struct us_sock *so)
+{
+    bool ready = sock_readable(so);
+    if (so->evfd < 0 || ready == so->ev_ready)
+        return;
+    uint64_t v = 1;
+    ssize_t r = ready ? write(so->evfd, &v, sizeof(v)) : read(so->evfd, &v, sizeof(v));
+    (void)r;
+    so->ev_ready = ready;
+}
+
+static void sock_wake(struct us_sock *so)
+{
+    sock_update_ready(so);
+    if (so->refs)
+        us_runtime_broadcast(&so->cv);
+}
+
+static uint32_t pkt_truesize(const struct us_pkt *p)
+{
+    return (uint32_t)sizeof(*p) + p->cap;
+}
+
+/* Gives p room for the metadata in front of its data, copying if needed. */
+static struct us_pkt *make_room_for_meta(struct us_sock *so, struct us_pkt *p)
+{
+    if (us_pkt_headroom(p) >= sizeof(struct us_sock_meta))
+        return p;
+    struct us_pkt *c = us_pkt_alloc(so->s, p->len);
+    if (c)
+        memcpy(c->data, p->data, p->len);
+    us_pkt_free(p);
+    return c;
+}
+
+void us_sock_enqueue(struct us_sock *so, struct us_pkt *p, const struct us_addr *src,
+                     uint16_t sport, enum us_proto proto)
+{
+    /* Like Linux (__udp_enqueue_schedule_skb), admit while the queue holds
+     * no more than rcvbuf, so one datagram always fits an empty queue. */
+    if (so->rx_bytes > so->rcvbuf) {
+        us_pkt_free(p);
+        us_count_drop(so->s, proto, US_DROP_udp_rcvbuf_full);
+        return;
+    }
+    p = make_room_for_meta(so, p);
+    if (!p) {
+        us_count_drop(so->s, proto, US_DROP_no_buffer);
+        return;
+    }
+    struct us_sock_meta meta = {.src = *src, .sport = sport};
+    memcpy(us_pkt_push(p, sizeof(meta)), &meta, sizeof(meta));
+    so->rx_bytes += pkt_truesize(p);
+    us_pktq_push(&so->rxq, p);
+    if (so->rxq.count == 1)
+        sock_wake(so);
+}
+
+void us_sock_set_error(struct us_sock *so, int err)
+{
+    so->so_error = err;
+    sock_wake(so);
+}
+
+/* Reads and clears the pending error (Linux sock_error). */
+static int sock_take_error(struct us_sock *so)
+{
+    int err = so->so_error;
+    if (err) {
+        so->so_error = 0;
+        sock_update_ready(so);
+    }
+    return err;
+}
+
+static void sock_purge(struct us_sock *so)
+{
+    us_pktq_purge(&so->rxq);
+    so->rx_bytes = 0;
+}
+
+/* ---- Addresses ---- */
+
+bool us_sock_is_bcast4(struct ustack *s, uint32_t a)
+{
+    if (a == htonl(INADDR_BROADCAST))
+        return true;
+    for (struct us_netif *nif = s->netifs; nif; nif = nif->next)
+        if (us_netif_is_bcast4(nif, a))
+            return true;
+    return false;
+}
+
+bool us_sock_addr_bindable(struct ustack *s, uint32_t a)
+{
+    if (a == htonl(INADDR_ANY) || IN_MULTICAST(ntohl(a)) || us_sock_is_bcast4(s, a))
+        return true;
+    for (struct us_netif *nif = s->netifs; nif; nif = nif->next)
+        if (us_netif_find_addr4(nif, a))
+            return true;
+    return false;
+}
+
+static int parse_sin(const struct sockaddr *addr, socklen_t len, struct sockaddr_in *out)
+{
+    if (len < (socklen_t)sizeof(*out))
+        return -EINVAL;
+    if (!addr)
+        return -EFAULT;
+    memcpy(out, addr, sizeof(*out));
+    return 0;
+}
+
+/* Copies sin into a user buffer of *len bytes (truncating like Linux) and
+ * sets *len to the full size. */
+static int copy_sin_out(const struct sockaddr_in *sin, struct sockaddr *addr, socklen_t *len)
+{
+    if (!addr || !len)
+        return -EFAULT;
+    size_t n = *len < (socklen_t)sizeof(*sin) ? (size_t)*len : sizeof(*sin);
+    memcpy(addr, sin, n);
+    *len = sizeof(*sin);
+    return 0;
+}
+
+/* ---- Descriptor table ---- */
+
+static void sock_destroy(struct us_sock *so)
+{
+    pthread_cond_destroy(&so->cv);
+    free(so);
+}
+
+/* Detaches the socket from the core and releases its resources; the struct
+ * itself stays until no thread waits on it. */
+static void sock_teardown(struct us_sock *so)
+{
+    so->ops->release(so);
+    sock_purge(so);
+    if (so->evfd >= 0)
+        close(so->evfd);
+    so->evfd = -1;
+    so->closed = true;
+}
+
+static void layer_free(struct us_socklayer *L)
+{
+    for (int i = 0; i < L->cap; i++) {
+        struct us_sock *so = L->tab[i];
+        if (!so)
+            continue;
+        sock_teardown(so);
+        if (so->refs == 0)
+            sock_destroy(so);
+        else
+            us_runtime_broadcast(&so->cv);
+    }
+    free(L->tab);
+    free(L);
+}
+
+static struct us_socklayer *layer_get(struct ustack *s)
+{
+    if (s->sock)
+        return s->sock;
+    struct us_socklayer *L = calloc(1, sizeof(*L));
+    if (!L)
+        return NULL;
+    L->s = s;
+    s->sock = L;
+    s->sock_free = layer_free;
+    return L;
+}
+
+/* Lowest free descriptor, growing the table; -1 when full. */
+static int layer_slot(struct us_socklayer *L)
+{
+    for (int i = 0; i < L->cap; i++)
+        if (!L->tab[i])
+            return i;
+    if (L->cap >= SOCK_TABLE_MAX)
+        return -1;
+    int cap = L->cap ? L->cap * 2 : SOCK_TABLE_MIN;
+    struct us_sock **tab = realloc(L->tab, (size_t)cap * sizeof(*tab));
+    if (!tab)
+        return -1;
+    memset(tab + L->cap, 0, (size_t)(cap - L->cap) * sizeof(*tab));
+    int slot = L->cap;
+    L->tab = tab;
+    L->cap = cap;
+    return slot;
+}
+
+static struct us_sock *sock_get(struct ustack *s, int sd)
+{
+    struct us_socklayer *L = s->sock;
+    if (!L || sd < 0 || sd >= L->cap)
+        return NULL;
+    return L->tab[sd];
+}
+
+static int set_errno(int rc)
+{
+    if (rc >= 0)
+        return rc;
+    errno = -rc;
+    return -1;
+}
+
+static ssize_t set_errno_ssize(ssize_t rc)
+{
+    if (rc >= 0)
+        return rc;
+    errno = (int)-rc;
+    return -1;
+}
+
+/* ---- socket() ---- */
+
+/* Linux inet_create: a type we have no protocol for is ESOCKTNOSUPPORT, a
+ * protocol the type does not carry is EPROTONOSUPPORT. */
+static int check_type(int type, int *protocol)
+{
+    switch (type) {
+    case SOCK_DGRAM:
+        if (*protocol == 0)
+            *protocol = IPPROTO_UDP;
+        if (*protocol != IPPROTO_UDP && *protocol != IPPROTO_ICMP)
+            return -EPROTONOSUPPORT;
+        return 0;
+    case SOCK_STREAM:
+        return -EPROTONOSUPPORT; /* until TCP exists */
+    case SOCK_RAW:
+    case SOCK_SEQPACKET:
+    case SOCK_RDM:
+    case SOCK_DCCP:
+    case SOCK_PACKET:
+        return -ESOCKTNOSUPPORT;
+    default:
+        return -EINVAL;
+    }
+}
+
+static int sock_create(struct ustack *s, int type, int protocol, bool nonblock)
+{
+    struct us_socklayer *L = layer_get(s);
+    if (!L)
+        return -ENOMEM;
+    int sd = layer_slot(L);
+    if (sd < 0)
+        return -EMFILE;
+    struct us_sock *so = calloc(1, sizeof(*so));
+    if (!so)
+        return -ENOMEM;
+    *so = (struct us_sock){.s = s,
+                           .type = type,
+                           .protocol = protocol,
+                           .nonblock = nonblock,
+                           .rcvbuf = US_SOCK_RCVBUF_DEFAULT,
+                           .sndbuf = US_SOCK_SNDBUF_DEFAULT,
+                           .rcvtimeo = US_TIME_NEVER,
+                           .sndtimeo = US_TIME_NEVER,
+                           .evfd = -1};
+    int rc = us_runtime_cond_init(&so->cv) ? -ENOMEM : 0;
+    if (rc == 0) {
+        rc = protocol == IPPROTO_ICMP ? us_sock_ping_open(so) : us_sock_udp_open(so);
+        if (rc < 0)
+            pthread_cond_destroy(&so->cv);
+    }
+    if (rc < 0) {
+        free(so);
+        return rc;
+    }
+    L->tab[sd] = so;
+    return sd;
+}
+
+int us_socket(struct ustack *s, int domain, int type, int protocol)
+{
+    int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+    type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (domain != AF_INET)
+        return set_errno(-EAFNOSUPPORT);
+    int rc = check_type(type, &protocol);
+    if (rc < 0)
+        return set_errno(rc);
+    us_runtime_lock(s);
+    rc = sock_create(s, type, protocol, flags & SOCK_NONBLOCK);
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+int us_close(struct ustack *s, int sd)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    if (so) {
+        s->sock->tab[sd] = NULL;
+        sock_teardown(so);
+        if (so->refs == 0)
+            sock_destroy(so);
+        else
+            us_runtime_broadcast(&so->cv); /* the last waiter frees it */
+    }
+    us_runtime_unlock(s);
+    return set_errno(so ? 0 : -EBADF);
+}
+
+/* ---- bind, connect, names ---- */
+
+static int sock_bind(struct us_sock *so, const struct sockaddr *addr, socklen_t len)
+{
+    struct sockaddr_in sin;
+    int rc = parse_sin(addr, len, &sin);
+    if (rc < 0)
+        return rc;
+    /* Linux accepts AF_UNSPEC only together with INADDR_ANY. */
+    if (sin.sin_family != AF_INET &&
+        !(sin.sin_family == AF_UNSPEC && sin.sin_addr.s_addr == htonl(INADDR_ANY)))
+        return -EAFNOSUPPORT;
+    if (!us_sock_addr_bindable(so->s, sin.sin_addr.s_addr))
+        return -EADDRNOTAVAIL;
+    return so->ops->bind(so, sin.sin_addr.s_addr, ntohs(sin.sin_port));
+}
+
+int us_bind(struct ustack *s, int sd, const struct sockaddr *addr, socklen_t len)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = so ? sock_bind(so, addr, len) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+static int sock_connect(struct us_sock *so, const struct sockaddr *addr, socklen_t len)
+{
+    if (!addr || len < (socklen_t)sizeof(sa_family_t))
+        return -EINVAL;
+    if (addr->sa_family == AF_UNSPEC) {
+        so->ops->disconnect(so);
+        return 0;
+    }
+    struct sockaddr_in sin;
+    int rc = parse_sin(addr, len, &sin);
+    if (rc < 0)
+        return rc;
+    if (sin.sin_family != AF_INET)
+        return -EAFNOSUPPORT;
+    if (us_sock_is_bcast4(so->s, sin.sin_addr.s_addr) && !so->broadcast)
+        return -EACCES;
+    rc = so->ops->connect(so, sin.sin_addr.s_addr, ntohs(sin.sin_port));
+    us_runtime_kick_if_earlier(so->s);
+    return rc;
+}
+
+int us_connect(struct ustack *s, int sd, const struct sockaddr *addr, socklen_t len)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = so ? sock_connect(so, addr, len) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+int us_getsockname(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    if (so)
+        so->ops->name(so, &sin);
+    us_runtime_unlock(s);
+    return set_errno(so ? copy_sin_out(&sin, addr, len) : -EBADF);
+}
+
+int us_getpeername(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    int rc = -EBADF;
+    if (so) {
+        rc = so->ops->connected(so) ? 0 : -ENOTCONN;
+        if (rc == 0)
+            so->ops->peer(so, &sin);
+    }
+    us_runtime_unlock(s);
+    return set_errno(rc == 0 ? copy_sin_out(&sin, addr, len) : rc);
+}
+
+/* ---- send ---- */
+
+static ssize_t sock_sendto(struct us_sock *so, const void *buf, size_t len, int flags,
+                           const struct sockaddr *to, socklen_t tolen)
+{
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
+    size_t max = so->protocol == IPPROTO_UDP ? US_UDP_MAX_PAYLOAD : US_PING_MAX_MSG;
+    if (len > max)
+        return -EMSGSIZE;
+    if (len && !buf)
+        return -EFAULT;
+    if (so->ops->check_msg) {
+        int rc = so->ops->check_msg(buf, len);
+        if (rc < 0)
+            return rc;
+    }
+    struct sockaddr_in sin, *dst = NULL;
+    if (to) {
+        int rc = parse_sin(to, tolen, &sin);
+        if (rc < 0)
+            return rc;
+        /* UDP takes AF_UNSPEC as AF_INET (udp_sendmsg); ping sockets do not. */
+        bool unspec_ok = so->protocol == IPPROTO_UDP;
+        if (sin.sin_family != AF_INET && !(unspec_ok && sin.sin_family == AF_UNSPEC))
+            return -EAFNOSUPPORT;
+        if (us_sock_is_bcast4(so->s, sin.sin_addr.s_addr) && !so->broadcast)
+            return -EACCES;
+        dst = &sin;
+    } else if (!so->ops->connected(so)) {
+        return -EDESTADDRREQ;
+    }
+    /* A pending error fails the send and is cleared (Linux sock_error). */
+    int err = sock_take_error(so);
+    if (err)
+        return -err;
+    return so->ops->sendto(so, buf, len, dst);
+}
+
+ssize_t us_sendto(struct ustack *s, int sd, const void *buf, size_t len, int flags,
+                  const struct sockaddr *to, socklen_t tolen)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    ssize_t rc = so ? sock_sendto(so, buf, len, flags, to, tolen) : -EBADF;
+    if (so)
+        us_runtime_kick_if_earlier(s); /* e.g. an ARP timer armed for this send */
+    us_runtime_unlock(s);
+    return set_errno_ssize(rc);
+}
+
+ssize_t us_send(struct ustack *s, int sd, const void *buf, size_t len, int flags)
+{
+    return us_sendto(s, sd, buf, len, flags, NULL, 0);
+}
+
+/* ---- receive ---- */
+
+static us_time_t deadline_after(us_time_t timeout)
+{
+    if (timeout == US_TIME_NEVER)
+        return US_TIME_NEVER;
+    return us_clock_monotonic() + timeout;
+}
+
+/* Waits until a datagram or an error is there. 0, or -EAGAIN (non-blocking,
+ * timeout, or no runtime to wait for), or -EBADF when closed meanwhile (then
+ * so may have been freed). */
+static int sock_wait_readable(struct us_sock *so, int flags)
+{
+    us_time_t deadline = 0;
+    bool first = true;
+    while (!sock_readable(so)) {
+        if (so->nonblock || (flags & MSG_DONTWAIT) || !us_runtime_can_wait(so->s) ||
+            so->rcvtimeo == 0)
+            return -EAGAIN;
+        if (first)
+            deadline = deadline_after(so->rcvtimeo);
+        first = false;
+        so->refs++;
+        int rc = us_runtime_wait(so->s, &so->cv, deadline);
+        so->refs--;
+        if (so->closed) {
+            if (so->refs == 0)
+                sock_destroy(so);
+            return -EBADF;
+        }
+        if (rc == ETIMEDOUT && !sock_readable(so))
+            return -EAGAIN;
+    }
+    return 0;
+}
+
+static void fill_from(const struct us_sock_meta *meta, struct sockaddr_in *sin)
+{
+    *sin = (struct sockaddr_in){
+        .sin_family = AF_INET, .sin_port = htons(meta->sport), .sin_addr.s_addr = meta->src.v4};
+}
+
+/* Copies the head datagram out. Like Linux, a datagram longer than the
+ * buffer is truncated and the rest is lost (unless MSG_PEEK); MSG_TRUNC
+ * returns its real length. */
+static ssize_t sock_dequeue(struct us_sock *so, void *buf, size_t len, int flags,
+                            struct sockaddr *from, socklen_t *fromlen)
+{
+    struct us_pkt *p = so->rxq.head;
+    struct us_sock_meta meta;
+    memcpy(&meta, p->data, sizeof(meta));
+    size_t dlen = p->len - sizeof(meta);
+    size_t n = dlen < len ? dlen : len;
+    if (n && !buf)
+        return -EFAULT;
+    if (n)
+        memcpy(buf, p->data + sizeof(meta), n);
+    if (from) {
+        struct sockaddr_in sin;
+        fill_from(&meta, &sin);
+        int rc = copy_sin_out(&sin, from, fromlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (!(flags & MSG_PEEK)) {
+        us_pktq_pop(&so->rxq);
+        so->rx_bytes -= pkt_truesize(p);
+        us_pkt_free(p);
+        sock_update_ready(so);
+    }
+    return (flags & MSG_TRUNC) ? (ssize_t)dlen : (ssize_t)n;
+}
+
+static ssize_t sock_recvfrom(struct us_sock *so, void *buf, size_t len, int flags,
+                             struct sockaddr *from, socklen_t *fromlen)
+{
+    int rc = sock_wait_readable(so, flags); /* Linux ignores MSG_OOB here */
+    if (rc < 0)
+        return rc;
+    /* A pending error is reported before queued data (Linux __skb_recv_udp). */
+    int err = sock_take_error(so);
+    if (err)
+        return -err;
+    return sock_dequeue(so, buf, len, flags, from, fromlen);
+}
+
+ssize_t us_recvfrom(struct ustack *s, int sd, void *buf, size_t len, int flags,
+                    struct sockaddr *from, socklen_t *fromlen)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    ssize_t rc = so ? sock_recvfrom(so, buf, len, flags, from, fromlen) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno_ssize(rc);
+}
+
+ssize_t us_recv(struct ustack *s, int sd, void *buf, size_t len, int flags)
+{
+    return us_recvfrom(s, sd, buf, len, flags, NULL, NULL);
+}
+
+/* ---- options ---- */
+
+static int get_int_opt(const void *val, socklen_t len, int *out)
+{
+    if (len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    if (!val)
+        return -EFAULT;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
+
+/* Linux sock_set_timeout: {0,0} waits forever, negative times out at once. */
+static int get_timeo_opt(const void *val, socklen_t len, us_time_t *out)
+{
+    struct timeval tv;
+    if (len < (socklen_t)sizeof(tv))
+        return -EINVAL;
+    if (!val)
+        return -EFAULT;
+    memcpy(&tv, val, sizeof(tv));
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+        return -EDOM;
+    if (tv.tv_sec < 0)
+        *out = 0;
+    else if (tv.tv_sec == 0 && tv.tv_usec == 0)
+        *out = US_TIME_NEVER;
+    else
+        *out = (us_time_t)tv.tv_sec * US_SEC + (us_time_t)tv.tv_usec * 1000;
+    return 0;
+}
+
+/* Linux doubles the requested size (for bookkeeping overhead), capped by
+ * the *_max sysctl and floored at the minimum. */
+static uint32_t buf_size(int val, uint32_t min)
+{
+    uint32_t v = (uint32_t)val < US_SOCK_BUF_MAX ? (uint32_t)val : US_SOCK_BUF_MAX;
+    return v * 2 > min ? v * 2 : min;
+}
+
+static int sock_setopt(struct us_sock *so, int level, int name, const void *val, socklen_t len)
+{
+    if (level != SOL_SOCKET)
+        return -ENOPROTOOPT;
+    if (name == SO_RCVTIMEO)
+        return get_timeo_opt(val, len, &so->rcvtimeo);
+    if (name == SO_SNDTIMEO)
+        return get_timeo_opt(val, len, &so->sndtimeo);
+    int v;
+    int rc = get_int_opt(val, len, &v);
+    if (rc < 0)
+        return rc;
+    switch (name) {
+    case SO_RCVBUF:
+        so->rcvbuf = buf_size(v, US_SOCK_MIN_RCVBUF);
+        return 0;
+    case SO_SNDBUF:
+        so->sndbuf = buf_size(v, US_SOCK_MIN_SNDBUF);
+        return 0;
+    case SO_REUSEADDR:
+        so->reuseaddr = v != 0;
+        return 0;
+    case SO_BROADCAST:
+        so->broadcast = v != 0;
+        return 0;
+    case SO_ERROR:
+    case SO_TYPE:
+    case SO_PROTOCOL:
+    case SO_DOMAIN:
+        return -ENOPROTOOPT; /* read-only */
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+int us_setsockopt(struct ustack *s, int sd, int level, int name, const void *val, socklen_t len)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = so ? sock_setopt(so, level, name, val, len) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+static struct timeval timeo_tv(us_time_t t)
+{
+    if (t == US_TIME_NEVER)
+        return (struct timeval){0, 0};
+    return (struct timeval){.tv_sec = (time_t)(t / US_SEC),
+                            .tv_usec = (suseconds_t)((t % US_SEC) / 1000)};
+}
+
+/* Fills *v (int options) or *tv (timeouts; returns 1) for name. */
+static int sock_getopt_value(struct us_sock *so, int name, int *v, struct timeval *tv)
+{
+    switch (name) {
+    case SO_RCVTIMEO:
+        *tv = timeo_tv(so->rcvtimeo);
+        return 1;
+    case SO_SNDTIMEO:
+        *tv = timeo_tv(so->sndtimeo);
+        return 1;
+    case SO_RCVBUF:
+        *v = (int)so->rcvbuf;
+        return 0;
+    case SO_SNDBUF:
+        *v = (int)so->sndbuf;
+        return 0;
+    case SO_REUSEADDR:
+        *v = so->reuseaddr;
+        return 0;
+    case SO_BROADCAST:
+        *v = so->broadcast;
+        return 0;
+    case SO_ERROR:
+        *v = sock_take_error(so);
+        return 0;
+    case SO_TYPE:
+        *v = so->type;
+        return 0;
+    case SO_PROTOCOL:
+        *v = so->protocol;
+        return 0;
+    case SO_DOMAIN:
+        *v = AF_INET;
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+static int sock_getopt(struct us_sock *so, int level, int name, void *val, socklen_t *len)
+{
+    if (level != SOL_SOCKET)
+        return -ENOPROTOOPT;
+    if (!len)
+        return -EFAULT;
+    if ((int)*len < 0)
+        return -EINVAL;
+    int v = 0;
+    struct timeval tv;
+    int kind = sock_getopt_value(so, name, &v, &tv);
+    if (kind < 0)
+        return kind;
+    const void *src = kind ? (const void *)&tv : (const void *)&v;
+    size_t size = kind ? sizeof(tv) : sizeof(v);
+    size_t n = *len < size ? *len : size; /* Linux copies what fits */
+    if (n && !val)
+        return -EFAULT;
+    memcpy(val, src, n);
+    *len = (socklen_t)n;
+    return 0;
+}
+
+int us_getsockopt(struct ustack *s, int sd, int level, int name, void *val, socklen_t *len)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = so ? sock_getopt(so, level, name, val, len) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+int us_set_nonblocking(struct ustack *s, int sd, int on)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    if (so)
+        so->nonblock = on != 0;
+    us_runtime_unlock(s);
+    return set_errno(so ? 0 : -EBADF);
+}
+
+int us_socket_pollfd(struct ustack *s, int sd)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = so ? so->evfd : -EBADF;
+    if (so && so->evfd < 0) {
+        so->ev_ready = sock_readable(so);
+        so->evfd = eventfd(so->ev_ready ? 1 : 0, EFD_NONBLOCK | EFD_CLOEXEC);
+        rc = so->evfd >= 0 ? so->evfd : -errno;
+    }
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
