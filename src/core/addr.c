@@ -91,8 +91,11 @@ int us_mac_parse(const char *text, struct us_mac *out)
     if (!text)
         return -1;
     for (int i = 0; i < 6; i++) {
-        int hi = hexval(text[0]), lo = hexval(text[1]);
-        if (hi < 0 || lo < 0)
+        int hi = hexval(text[0]);
+        if (hi < 0)
+            return -1; /* also stops at the terminating NUL */
+        int lo = hexval(text[1]);
+        if (lo < 0)
             return -1;
         out->b[i] = (uint8_t)(hi << 4 | lo);
         text += 2;

@@ -17,8 +17,9 @@ enum us_drop udp_parse(const uint8_t *p, size_t len, const struct us_addr *src,
     if (out->len < UDP_HLEN || out->len > len)
         return US_DROP_udp_bad_len;
     /* RFC 768: an all-zero checksum means none was computed (IPv4 only). */
-    if (out->csum == 0 && src->family == US_AF_INET)
-        return US_DROP_none;
+    if (out->csum == 0)
+        /* RFC 8200 8.1: IPv6 receivers discard a zero checksum. */
+        return src->family == US_AF_INET ? US_DROP_none : US_DROP_udp_bad_checksum;
     uint64_t sum = us_csum_pseudo(src, dst, IP_PROTO_UDP, out->len);
     if (us_csum_fold(us_csum_add(sum, p, out->len)) != 0)
         return US_DROP_udp_bad_checksum;
