@@ -43,8 +43,7 @@ size_t us_memwire_pending(const struct us_memwire *w, int end);
 
 /* pcap capture file (link type Ethernet or raw IP). */
 struct us_pcap;
-struct us_pcap *us_pcap_open(const char *path, enum us_link_type type, char *err,
-                             size_t errlen);
+struct us_pcap *us_pcap_open(const char *path, enum us_link_type type, char *err, size_t errlen);
 void us_pcap_close(struct us_pcap *p);
 void us_pcap_attach(struct us_pcap *p, struct us_netif *nif);
 

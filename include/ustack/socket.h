@@ -28,8 +28,7 @@ ssize_t us_recv(struct ustack *s, int sd, void *buf, size_t len, int flags);
 int us_close(struct ustack *s, int sd);
 int us_getsockname(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len);
 int us_getpeername(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len);
-int us_setsockopt(struct ustack *s, int sd, int level, int name, const void *val,
-                  socklen_t len);
+int us_setsockopt(struct ustack *s, int sd, int level, int name, const void *val, socklen_t len);
 int us_getsockopt(struct ustack *s, int sd, int level, int name, void *val, socklen_t *len);
 /* O_NONBLOCK on or off (F_SETFL-like). */
 int us_set_nonblocking(struct ustack *s, int sd, int on);

@@ -47,15 +47,15 @@ typedef void (*us_log_fn)(void *ctx, enum us_log_level level, enum us_log_chan c
                           const char *line);
 
 struct us_config {
-    uint64_t random_seed;   /* seed for the stack's random source */
-    us_time_t start_time;   /* clock value at creation */
-    us_log_fn log_fn;       /* NULL: log to stderr */
+    uint64_t random_seed; /* seed for the stack's random source */
+    us_time_t start_time; /* clock value at creation */
+    us_log_fn log_fn;     /* NULL: log to stderr */
     void *log_ctx;
     enum us_log_level log_level; /* default level for every channel */
     /* ICMP error rate limit: token bucket (RFC 1812 4.3.2.8, RFC 1122 3.2.2). */
-    uint32_t icmp_rate_per_sec;  /* 0: default 1000 */
-    uint32_t icmp_burst;         /* 0: default 50 */
-    uint32_t reasm_mem_limit;    /* bytes reassembly may hold; 0: 4 MiB */
+    uint32_t icmp_rate_per_sec; /* 0: default 1000 */
+    uint32_t icmp_burst;        /* 0: default 50 */
+    uint32_t reasm_mem_limit;   /* bytes reassembly may hold; 0: 4 MiB */
 };
 
 void us_config_defaults(struct us_config *cfg);
@@ -112,8 +112,7 @@ void us_netif_input(struct us_netif *nif, struct us_pkt *pkt);
 void us_netif_input_bytes(struct us_netif *nif, const void *data, size_t len);
 
 /* Capture hook: sees every frame in (dir 0) and out (dir 1) as on the wire. */
-typedef void (*us_capture_fn)(void *ctx, int dir, us_time_t t, const uint8_t *frame,
-                              size_t len);
+typedef void (*us_capture_fn)(void *ctx, int dir, us_time_t t, const uint8_t *frame, size_t len);
 void us_netif_set_capture(struct us_netif *nif, us_capture_fn fn, void *ctx);
 
 /* Link impairment, seeded and reproducible. Spec like

@@ -65,10 +65,10 @@ const char *us_addr_str(const struct us_addr *a, char *buf, size_t len)
         snprintf(buf, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
     } else if (a->family == US_AF_INET6) {
         /* Full form; the compressed form comes with IPv6 itself. */
-        snprintf(buf, len, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
-                 a->v6[0], a->v6[1], a->v6[2], a->v6[3], a->v6[4], a->v6[5], a->v6[6], a->v6[7],
-                 a->v6[8], a->v6[9], a->v6[10], a->v6[11], a->v6[12], a->v6[13], a->v6[14],
-                 a->v6[15]);
+        snprintf(
+            buf, len, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+            a->v6[0], a->v6[1], a->v6[2], a->v6[3], a->v6[4], a->v6[5], a->v6[6], a->v6[7],
+            a->v6[8], a->v6[9], a->v6[10], a->v6[11], a->v6[12], a->v6[13], a->v6[14], a->v6[15]);
     } else {
         snprintf(buf, len, "-");
     }
@@ -107,7 +107,7 @@ int us_mac_parse(const char *text, struct us_mac *out)
 
 const char *us_mac_str(const struct us_mac *m, char *buf, size_t len)
 {
-    snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m->b[0], m->b[1], m->b[2], m->b[3],
-             m->b[4], m->b[5]);
+    snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m->b[0], m->b[1], m->b[2], m->b[3], m->b[4],
+             m->b[5]);
     return buf;
 }

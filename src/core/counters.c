@@ -66,8 +66,7 @@ static void format_one(void *vctx, const char *name, uint64_t v)
     if (v == 0)
         return;
     size_t room = c->used < c->len ? c->len - c->used : 0;
-    int n = snprintf(c->buf + (room ? c->used : 0), room, "%s %llu\n", name,
-                     (unsigned long long)v);
+    int n = snprintf(c->buf + (room ? c->used : 0), room, "%s %llu\n", name, (unsigned long long)v);
     if (n > 0)
         c->used += (size_t)n;
 }

@@ -14,50 +14,50 @@ enum us_proto {
 };
 
 /* Why a packet was dropped. Every drop path names one of these. */
-#define US_DROP_LIST(X)                                                                    \
-    X(none)                                                                                \
-    X(eth_short)                                                                           \
-    X(eth_not_for_us)                                                                      \
-    X(eth_8023_llc)                                                                        \
-    X(eth_unknown_type)                                                                    \
-    X(arp_short)                                                                           \
-    X(arp_bad_format)                                                                      \
-    X(arp_bad_op)                                                                          \
-    X(arp_bad_sender)                                                                      \
-    X(arp_not_for_us)                                                                      \
-    X(arp_queue_full)                                                                      \
-    X(arp_unresolved)                                                                      \
-    X(ip4_short)                                                                           \
-    X(ip4_bad_version)                                                                     \
-    X(ip4_bad_hlen)                                                                        \
-    X(ip4_bad_total_len)                                                                   \
-    X(ip4_bad_checksum)                                                                    \
-    X(ip4_bad_src)                                                                         \
-    X(ip4_not_for_us)                                                                      \
-    X(ip4_unknown_proto)                                                                   \
-    X(ip4_no_route)                                                                        \
-    X(ip4_df_too_big)                                                                      \
-    X(ip4_frag_bad)                                                                        \
-    X(ip4_frag_overlap)                                                                    \
-    X(ip4_frag_dup)                                                                        \
-    X(ip4_frag_too_big)                                                                    \
-    X(ip4_frag_mem)                                                                        \
-    X(ip4_frag_timeout)                                                                    \
-    X(ip4_tentative)                                                                       \
-    X(icmp4_short)                                                                         \
-    X(icmp4_bad_checksum)                                                                  \
-    X(icmp4_unknown_type)                                                                  \
-    X(icmp4_rate_limited)                                                                  \
-    X(icmp4_no_listener)                                                                   \
-    X(icmp4_bcast_echo)                                                                    \
-    X(icmp4_bad_quote)                                                                     \
-    X(udp_short)                                                                           \
-    X(udp_bad_len)                                                                         \
-    X(udp_bad_checksum)                                                                    \
-    X(udp_no_port)                                                                         \
-    X(udp_rcvbuf_full)                                                                     \
-    X(link_impair_loss)                                                                    \
-    X(link_tx_error)                                                                       \
+#define US_DROP_LIST(X)                                                                            \
+    X(none)                                                                                        \
+    X(eth_short)                                                                                   \
+    X(eth_not_for_us)                                                                              \
+    X(eth_8023_llc)                                                                                \
+    X(eth_unknown_type)                                                                            \
+    X(arp_short)                                                                                   \
+    X(arp_bad_format)                                                                              \
+    X(arp_bad_op)                                                                                  \
+    X(arp_bad_sender)                                                                              \
+    X(arp_not_for_us)                                                                              \
+    X(arp_queue_full)                                                                              \
+    X(arp_unresolved)                                                                              \
+    X(ip4_short)                                                                                   \
+    X(ip4_bad_version)                                                                             \
+    X(ip4_bad_hlen)                                                                                \
+    X(ip4_bad_total_len)                                                                           \
+    X(ip4_bad_checksum)                                                                            \
+    X(ip4_bad_src)                                                                                 \
+    X(ip4_not_for_us)                                                                              \
+    X(ip4_unknown_proto)                                                                           \
+    X(ip4_no_route)                                                                                \
+    X(ip4_df_too_big)                                                                              \
+    X(ip4_frag_bad)                                                                                \
+    X(ip4_frag_overlap)                                                                            \
+    X(ip4_frag_dup)                                                                                \
+    X(ip4_frag_too_big)                                                                            \
+    X(ip4_frag_mem)                                                                                \
+    X(ip4_frag_timeout)                                                                            \
+    X(ip4_tentative)                                                                               \
+    X(icmp4_short)                                                                                 \
+    X(icmp4_bad_checksum)                                                                          \
+    X(icmp4_unknown_type)                                                                          \
+    X(icmp4_rate_limited)                                                                          \
+    X(icmp4_no_listener)                                                                           \
+    X(icmp4_bcast_echo)                                                                            \
+    X(icmp4_bad_quote)                                                                             \
+    X(udp_short)                                                                                   \
+    X(udp_bad_len)                                                                                 \
+    X(udp_bad_checksum)                                                                            \
+    X(udp_no_port)                                                                                 \
+    X(udp_rcvbuf_full)                                                                             \
+    X(link_impair_loss)                                                                            \
+    X(link_tx_error)                                                                               \
     X(no_buffer)
 
 enum us_drop {
@@ -68,17 +68,17 @@ enum us_drop {
 };
 
 /* Notable events that are neither rx, tx nor drop. */
-#define US_EVENT_LIST(X)                                                                   \
-    X(ip4_frag_out)                                                                        \
-    X(ip4_reasm_ok)                                                                        \
-    X(arp_conflict)                                                                        \
-    X(arp_defend)                                                                          \
-    X(arp_request_out)                                                                     \
-    X(arp_reply_out)                                                                       \
-    X(icmp4_echo_reply_out)                                                                \
-    X(icmp4_error_out)                                                                     \
-    X(link_impair_dup)                                                                     \
-    X(link_impair_corrupt)                                                                 \
+#define US_EVENT_LIST(X)                                                                           \
+    X(ip4_frag_out)                                                                                \
+    X(ip4_reasm_ok)                                                                                \
+    X(arp_conflict)                                                                                \
+    X(arp_defend)                                                                                  \
+    X(arp_request_out)                                                                             \
+    X(arp_reply_out)                                                                               \
+    X(icmp4_echo_reply_out)                                                                        \
+    X(icmp4_error_out)                                                                             \
+    X(link_impair_dup)                                                                             \
+    X(link_impair_corrupt)                                                                         \
     X(link_impair_reorder)
 
 enum us_event {

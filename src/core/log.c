@@ -6,8 +6,8 @@
 
 #include "core/stack.h"
 
-static const char *const chan_names[US_CH__COUNT] = {"core", "link", "eth",  "arp", "ip4",
-                                                     "icmp4", "udp", "sock", "app"};
+static const char *const chan_names[US_CH__COUNT] = {"core",  "link", "eth",  "arp", "ip4",
+                                                     "icmp4", "udp",  "sock", "app"};
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 
 int us_log_enabled(const struct ustack *s, enum us_log_chan chan, enum us_log_level level)
@@ -15,8 +15,8 @@ int us_log_enabled(const struct ustack *s, enum us_log_chan chan, enum us_log_le
     return (unsigned)level <= s->log_level[chan];
 }
 
-void us_log_emit(struct ustack *s, enum us_log_chan chan, enum us_log_level level,
-                 const char *fmt, ...)
+void us_log_emit(struct ustack *s, enum us_log_chan chan, enum us_log_level level, const char *fmt,
+                 ...)
 {
     char line[512];
     va_list ap;

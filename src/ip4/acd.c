@@ -7,7 +7,7 @@
 #include "core/stack.h"
 #include "wire/arp.h"
 
-static const char *const state_names[] = {"off",       "probe-wait", "probing",
+static const char *const state_names[] = {"off",        "probe-wait", "probing",
                                           "announcing", "bound",      "conflict"};
 
 const char *us_acd_state_name(int state)

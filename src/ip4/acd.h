@@ -16,8 +16,14 @@
 #define ACD_ANNOUNCE_INTERVAL (2 * US_SEC)
 #define ACD_DEFEND_INTERVAL (10 * US_SEC)
 
-enum us_acd_state { ACD_OFF, ACD_PROBE_WAITING, ACD_PROBING, ACD_ANNOUNCING, ACD_BOUND,
-                    ACD_CONFLICT };
+enum us_acd_state {
+    ACD_OFF,
+    ACD_PROBE_WAITING,
+    ACD_PROBING,
+    ACD_ANNOUNCING,
+    ACD_BOUND,
+    ACD_CONFLICT
+};
 
 struct us_netif;
 struct arp_view;

@@ -10,11 +10,12 @@
 #include "wire/arp.h"
 #include "wire/eth.h"
 
-static const char *const state_names[] = {"free", "incomplete", "reachable", "stale", "probe"};
+static const char *const state_names[] = {"free",  "incomplete", "reachable",
+                                          "stale", "delay",      "probe"};
 
 const char *us_arp_state_name(int state)
 {
-    return (unsigned)state < 5 ? state_names[state] : "?";
+    return (unsigned)state < 6 ? state_names[state] : "?";
 }
 
 static void entry_timer(struct ustack *s, struct us_timer *t);
@@ -93,8 +94,8 @@ static void log_arp(struct ustack *s, const char *dir, const struct arp_view *a)
     inet_ntop(AF_INET, &a->spa, spa, sizeof(spa));
     us_mac_str(&a->sha, sha, sizeof(sha));
     if (a->op == ARP_OP_REQUEST)
-        us_log_emit(s, US_CH_ARP, US_LOG_DEBUG, "ARP %s request who-has %s tell %s (%s)", dir,
-                    tpa, spa, sha);
+        us_log_emit(s, US_CH_ARP, US_LOG_DEBUG, "ARP %s request who-has %s tell %s (%s)", dir, tpa,
+                    spa, sha);
     else
         us_log_emit(s, US_CH_ARP, US_LOG_DEBUG, "ARP %s reply %s is-at %s", dir, spa, sha);
 }
@@ -168,6 +169,11 @@ static void entry_timer(struct ustack *s, struct us_timer *t)
         else
             set_stale(e);
         return;
+    case ARP_DELAY:
+        /* RFC 4861 7.3.3: no confirmation arrived in time, probe. */
+        e->state = ARP_PROBE;
+        e->probes = 0;
+        /* fall through */
     case ARP_PROBE:
         if (e->probes < US_ARP_MAX_PROBES)
             send_request(e, &e->mac); /* refresh by unicast, as NUD does */
@@ -223,8 +229,8 @@ void us_arp_output(struct us_netif *nif, struct us_pkt *p, uint32_t nexthop)
     if (e && e->state != ARP_INCOMPLETE) {
         e->used = s->now;
         if (e->state == ARP_STALE) {
-            e->state = ARP_PROBE;
-            send_request(e, &e->mac);
+            e->state = ARP_DELAY;
+            us_timer_arm(s, &e->timer, s->now + US_ARP_DELAY);
         }
         us_eth_output(nif, p, &e->mac, ETH_TYPE_IP4);
         return;
@@ -262,7 +268,7 @@ static void learn(struct us_netif *nif, const struct arp_view *a, bool for_us)
     /* A reply to us confirms reachability; other traffic only refreshes. */
     if (a->op == ARP_OP_REPLY && for_us)
         set_reachable(e);
-    else if (was_incomplete || e->state == ARP_PROBE)
+    else if (was_incomplete)
         set_reachable(e);
     else
         e->updated = nif->stack->now;

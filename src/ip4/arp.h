@@ -1,6 +1,8 @@
-/* ARP neighbour cache (RFC 826, RFC 1122 2.3.2) with states modelled on
- * Neighbor Unreachability Detection: INCOMPLETE while resolving, REACHABLE
- * after a reply, STALE once that ages, PROBE while refreshing by unicast. */
+/* ARP neighbour cache (RFC 826, RFC 1122 2.3.2) with the states of
+ * Neighbor Unreachability Detection (RFC 4861 7.3.2), as Linux uses for ARP:
+ * INCOMPLETE while resolving, REACHABLE after a reply, STALE once that ages,
+ * DELAY when a stale entry is used (waiting for a confirmation), PROBE while
+ * refreshing by unicast. */
 #ifndef US_IP4_ARP_H
 #define US_IP4_ARP_H
 
@@ -10,7 +12,7 @@
 #include "core/timer.h"
 
 #define US_ARP_CACHE_SIZE 64
-#define US_ARP_QUEUE_MAX 64         /* packets held per unresolved neighbour */
+#define US_ARP_QUEUE_MAX 64 /* packets held per unresolved neighbour */
 /* Bytes held per unresolved neighbour, as Linux's unres_qlen_bytes: enough
  * for the fragments of one maximum-size datagram. */
 #define US_ARP_QUEUE_BYTES 212992
@@ -18,8 +20,9 @@
 #define US_ARP_MAX_PROBES 3
 #define US_ARP_REACHABLE (30 * US_SEC)
 #define US_ARP_STALE_GC (60 * US_SEC) /* unused stale entries are forgotten */
+#define US_ARP_DELAY (5 * US_SEC)     /* RFC 4861 DELAY_FIRST_PROBE_TIME */
 
-enum us_arp_state { ARP_FREE, ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_PROBE };
+enum us_arp_state { ARP_FREE, ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_DELAY, ARP_PROBE };
 
 struct us_netif;
 

@@ -29,8 +29,8 @@ static void log_icmp(struct ustack *s, const char *dir, uint32_t src, uint32_t d
     inet_ntop(AF_INET, &dst, b, sizeof(b));
     if (v->type == ICMP4_ECHO_REQUEST || v->type == ICMP4_ECHO_REPLY)
         us_log_emit(s, US_CH_ICMP4, US_LOG_DEBUG, "ICMP4 %s echo %s %s > %s id %u seq %u len %zu",
-                    dir, v->type == ICMP4_ECHO_REQUEST ? "request" : "reply", a, b, v->id,
-                    v->seq, len);
+                    dir, v->type == ICMP4_ECHO_REQUEST ? "request" : "reply", a, b, v->id, v->seq,
+                    len);
     else
         us_log_emit(s, US_CH_ICMP4, US_LOG_DEBUG, "ICMP4 %s type %u code %u %s > %s len %zu", dir,
                     v->type, v->code, a, b, len);
@@ -42,6 +42,9 @@ static bool rate_allow(struct ustack *s)
     struct us_icmp4 *ic = &s->icmp4;
     uint64_t cap = (uint64_t)s->cfg.icmp_burst * 1000;
     us_time_t elapsed = s->now - ic->last_refill;
+    us_time_t fill_time = (us_time_t)s->cfg.icmp_burst * US_SEC / s->cfg.icmp_rate_per_sec + 1;
+    if (elapsed > fill_time)
+        elapsed = fill_time; /* the bucket is full by then; avoids overflow */
     uint64_t add = elapsed * s->cfg.icmp_rate_per_sec / US_MSEC; /* milli-tokens */
     if (add) {
         ic->tokens_milli = ic->tokens_milli + add > cap ? cap : ic->tokens_milli + add;
@@ -107,8 +110,7 @@ static void error_input(struct ustack *s, struct us_pkt *p, const struct icmp4_v
     const uint8_t *q = p->data + ICMP4_HLEN;
     size_t qlen = p->len - ICMP4_HLEN;
     struct ip4_view inner;
-    if (qlen < IP4_HLEN || (q[0] >> 4) != 4 || (q[0] & 0x0f) < 5 ||
-        (q[0] & 0x0f) * 4u + 8 > qlen) {
+    if (qlen < IP4_HLEN || (q[0] >> 4) != 4 || (q[0] & 0x0f) < 5 || (q[0] & 0x0f) * 4u + 8 > qlen) {
         us_drop(s, p, US_P_icmp4, US_DROP_icmp4_bad_quote);
         return;
     }
@@ -158,8 +160,8 @@ void us_icmp4_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
 
 static bool is_icmp_error_type(uint8_t type)
 {
-    return type == ICMP4_DEST_UNREACH || type == 4 /* source quench */ ||
-           type == ICMP4_REDIRECT || type == ICMP4_TIME_EXCEEDED || type == ICMP4_PARAM_PROBLEM;
+    return type == ICMP4_DEST_UNREACH || type == 4 /* source quench */ || type == ICMP4_REDIRECT ||
+           type == ICMP4_TIME_EXCEEDED || type == ICMP4_PARAM_PROBLEM;
 }
 
 /* RFC 1122 3.2.2: when an error must not be sent. */

@@ -48,9 +48,9 @@ static void log_ip4(struct ustack *s, const char *dir, const struct ip4_view *ip
     char src[16], dst[16];
     inet_ntop(AF_INET, &ip->src, src, sizeof(src));
     inet_ntop(AF_INET, &ip->dst, dst, sizeof(dst));
-    us_log_emit(s, US_CH_IP4, US_LOG_TRACE, "IP4 %s %s > %s proto %u len %u id %u off %u%s%s",
-                dir, src, dst, ip->proto, ip->total_len, ip->id, ip->frag_off,
-                ip->mf ? " MF" : "", ip->df ? " DF" : "");
+    us_log_emit(s, US_CH_IP4, US_LOG_TRACE, "IP4 %s %s > %s proto %u len %u id %u off %u%s%s", dir,
+                src, dst, ip->proto, ip->total_len, ip->id, ip->frag_off, ip->mf ? " MF" : "",
+                ip->df ? " DF" : "");
 }
 
 void us_ip4_input(struct us_netif *nif, struct us_pkt *p)
@@ -81,7 +81,11 @@ void us_ip4_input(struct us_netif *nif, struct us_pkt *p)
         p = us_ip4_reasm_input(nif, p, &ip);
         if (!p)
             return;
-        ip4_parse(p->data, p->len, &ip); /* the reassembled header is valid */
+        why = ip4_parse(p->data, p->len, &ip);
+        if (why != US_DROP_none) {
+            us_drop(s, p, US_P_ip4, why);
+            return;
+        }
     }
     us_ip4_deliver(s, nif, p, &ip);
 }

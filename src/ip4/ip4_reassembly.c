@@ -162,8 +162,7 @@ static struct us_pkt *dgram_join(struct ustack *s, struct us_reasm_dgram *d)
     return p;
 }
 
-struct us_pkt *us_ip4_reasm_input(struct us_netif *nif, struct us_pkt *p,
-                                  const struct ip4_view *ip)
+struct us_pkt *us_ip4_reasm_input(struct us_netif *nif, struct us_pkt *p, const struct ip4_view *ip)
 {
     struct ustack *s = nif->stack;
     uint32_t off = ip->frag_off, len = ip->total_len - ip->hlen, end = off + len;
@@ -206,6 +205,12 @@ struct us_pkt *us_ip4_reasm_input(struct us_netif *nif, struct us_pkt *p,
         d->total = end;
     if (!d->total || d->have != d->total || FRAG_OFF(d->frags) != 0)
         return NULL;
+    /* RFC 791: the rebuilt datagram takes the first fragment's header,
+     * whose options may make it longer than any fragment implied. */
+    if (FRAG_HLEN(d->frags) + d->total > IP4_MAX_LEN) {
+        dgram_drop(s, d, US_DROP_ip4_frag_too_big);
+        return NULL;
+    }
     struct us_pkt *whole = dgram_join(s, d);
     dgram_free(s, d);
     if (!whole) {

@@ -19,9 +19,9 @@ struct us_reasm_dgram {
     uint32_t src, dst;
     uint16_t id;
     uint8_t proto;
-    uint32_t total; /* payload length once the last fragment is seen, else 0 */
-    uint32_t have;  /* payload bytes held */
-    uint32_t mem;   /* buffer bytes held */
+    uint32_t total;       /* payload length once the last fragment is seen, else 0 */
+    uint32_t have;        /* payload bytes held */
+    uint32_t mem;         /* buffer bytes held */
     struct us_pkt *frags; /* sorted by offset; data at payload */
     struct us_pkt *first; /* copy of the first fragment's header + 8 bytes */
     struct us_netif *nif;

@@ -25,7 +25,7 @@ static int parse_percent(const char *v, uint32_t *out)
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (errno || end == v || strcmp(end, "%") != 0 || d < 0 || d > 100)
+    if (errno || end == v || strcmp(end, "%") != 0 || !(d >= 0 && d <= 100)) /* NaN too */
         return -1;
     *out = (uint32_t)(d * 10000.0 + 0.5);
     return 0;
@@ -37,7 +37,7 @@ static int parse_delay(const char *v, us_time_t *out)
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (errno || end == v || d < 0 || d > 60000)
+    if (errno || end == v || !(d >= 0 && d <= 60000))
         return -1;
     double unit = (double)US_MSEC;
     if (strcmp(end, "us") == 0)

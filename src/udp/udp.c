@@ -25,12 +25,11 @@ static void log_udp(struct ustack *s, const char *dir, const struct us_addr *src
     char a[48], b[48];
     us_addr_str(src, a, sizeof(a));
     us_addr_str(dst, b, sizeof(b));
-    us_log_emit(s, US_CH_UDP, US_LOG_DEBUG, "UDP %s %s:%u > %s:%u len %zu", dir, a, sport, b,
-                dport, len);
+    us_log_emit(s, US_CH_UDP, US_LOG_DEBUG, "UDP %s %s:%u > %s:%u len %zu", dir, a, sport, b, dport,
+                len);
 }
 
-struct us_udp_pcb *us_udp_new(struct ustack *s, us_udp_recv_fn recv, us_udp_err_fn err,
-                              void *ctx)
+struct us_udp_pcb *us_udp_new(struct ustack *s, us_udp_recv_fn recv, us_udp_err_fn err, void *ctx)
 {
     struct us_udp_pcb *pcb = calloc(1, sizeof(*pcb));
     if (!pcb)
@@ -93,8 +92,7 @@ uint16_t us_ephemeral_port(struct ustack *s, const struct us_addr *local,
 {
     uint8_t id[36] = {0};
     memcpy(id, local->family == US_AF_INET6 ? local->v6 : (const uint8_t *)&local->v4, 16);
-    memcpy(id + 16, remote->family == US_AF_INET6 ? remote->v6 : (const uint8_t *)&remote->v4,
-           16);
+    memcpy(id + 16, remote->family == US_AF_INET6 ? remote->v6 : (const uint8_t *)&remote->v4, 16);
     memcpy(id + 32, &rport, 2);
     uint32_t offset = (uint32_t)us_siphash(s->secret, id, sizeof(id));
     uint32_t num = US_EPHEMERAL_MAX - US_EPHEMERAL_MIN + 1;

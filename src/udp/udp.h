@@ -39,8 +39,7 @@ struct us_udp {
     uint32_t next_ephemeral;
 };
 
-struct us_udp_pcb *us_udp_new(struct ustack *s, us_udp_recv_fn recv, us_udp_err_fn err,
-                              void *ctx);
+struct us_udp_pcb *us_udp_new(struct ustack *s, us_udp_recv_fn recv, us_udp_err_fn err, void *ctx);
 void us_udp_free(struct us_udp_pcb *pcb);
 /* port 0 picks an ephemeral port. 0, or -EADDRINUSE / -EADDRNOTAVAIL /
  * -EINVAL (already bound). */

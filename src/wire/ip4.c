@@ -37,8 +37,8 @@ enum us_drop ip4_parse(const uint8_t *p, size_t len, struct ip4_view *out)
 
 void ip4_build(uint8_t *p, const struct ip4_view *v)
 {
-    uint16_t ff = (uint16_t)((v->frag_off / 8) | (v->df ? IP4_FLAG_DF : 0) |
-                             (v->mf ? IP4_FLAG_MF : 0));
+    uint16_t ff =
+        (uint16_t)((v->frag_off / 8) | (v->df ? IP4_FLAG_DF : 0) | (v->mf ? IP4_FLAG_MF : 0));
     p[0] = 0x45;
     p[1] = v->tos;
     p[2] = (uint8_t)(v->total_len >> 8);
