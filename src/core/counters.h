@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define US_PROTO_LIST(X) X(eth) X(arp) X(ip4) X(icmp4) X(udp)
+#define US_PROTO_LIST(X) X(eth) X(arp) X(ip4) X(icmp4) X(udp) X(tcp)
 
 enum us_proto {
 #define US_P(n) US_P_##n,
@@ -56,6 +56,22 @@ enum us_proto {
     X(udp_bad_checksum)                                                                            \
     X(udp_no_port)                                                                                 \
     X(udp_rcvbuf_full)                                                                             \
+    X(sock_rcvbuf_full)                                                                            \
+    X(tcp_short)                                                                                   \
+    X(tcp_bad_hlen)                                                                                \
+    X(tcp_bad_checksum)                                                                            \
+    X(tcp_bad_option)                                                                              \
+    X(tcp_bad_flags)                                                                               \
+    X(tcp_no_socket)                                                                               \
+    X(tcp_out_of_window)                                                                           \
+    X(tcp_paws)                                                                                    \
+    X(tcp_bad_ack)                                                                                 \
+    X(tcp_syn_queue_full)                                                                          \
+    X(tcp_accept_queue_full)                                                                       \
+    X(tcp_bad_cookie)                                                                              \
+    X(tcp_ofo_full)                                                                                \
+    X(tcp_challenge_limit)                                                                         \
+    X(tcp_icmp_invalid)                                                                            \
     X(link_impair_loss)                                                                            \
     X(link_tx_error)                                                                               \
     X(no_buffer)
