@@ -44,6 +44,7 @@ enum us_proto {
     X(ip4_frag_mem)                                                                                \
     X(ip4_frag_timeout)                                                                            \
     X(ip4_tentative)                                                                               \
+    X(ip6_unsupported)                                                                             \
     X(icmp4_short)                                                                                 \
     X(icmp4_bad_checksum)                                                                          \
     X(icmp4_unknown_type)                                                                          \
@@ -95,7 +96,22 @@ enum us_drop {
     X(icmp4_error_out)                                                                             \
     X(link_impair_dup)                                                                             \
     X(link_impair_corrupt)                                                                         \
-    X(link_impair_reorder)
+    X(link_impair_reorder)                                                                         \
+    X(tcp_retransmit)                                                                              \
+    X(tcp_fast_retransmit)                                                                         \
+    X(tcp_rto)                                                                                     \
+    X(tcp_syncookie_sent)                                                                          \
+    X(tcp_syncookie_ok)                                                                            \
+    X(tcp_challenge_ack)                                                                           \
+    X(tcp_active_open)                                                                             \
+    X(tcp_passive_open)                                                                            \
+    X(tcp_reset_sent)                                                                              \
+    X(tcp_reset_rcvd)                                                                              \
+    X(tcp_window_probe)                                                                            \
+    X(tcp_keepalive_probe)                                                                         \
+    X(tcp_timeout)                                                                                 \
+    X(tcp_sack_recovery)                                                                           \
+    X(tcp_newreno_recovery)
 
 enum us_event {
 #define US_E(n) US_EV_##n,

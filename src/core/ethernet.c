@@ -52,6 +52,9 @@ void us_eth_input(struct us_netif *nif, struct us_pkt *p)
     case ETH_TYPE_IP4:
         us_ip4_input(nif, p);
         break;
+    case ETH_TYPE_IP6:
+        us_drop(s, p, US_P_eth, US_DROP_ip6_unsupported);
+        break;
     default:
         us_drop(s, p, US_P_eth, US_DROP_eth_unknown_type);
     }

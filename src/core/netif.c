@@ -225,7 +225,8 @@ void us_link_rx(struct us_netif *nif, struct us_pkt *p)
         us_ip4_input(nif, p);
         return;
     }
-    us_drop(nif->stack, p, US_P_ip4, US_DROP_ip4_bad_version);
+    bool v6 = p->len >= 1 && (p->data[0] >> 4) == 6;
+    us_drop(nif->stack, p, US_P_ip4, v6 ? US_DROP_ip6_unsupported : US_DROP_ip4_bad_version);
 }
 
 void us_netif_input(struct us_netif *nif, struct us_pkt *p)

@@ -10,6 +10,7 @@
 #include "core/timer.h"
 #include "ip4/icmp4.h"
 #include "ip4/ip4_reassembly.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 
 struct us_socklayer;
@@ -28,6 +29,7 @@ struct ustack {
     struct us_reasm reasm;
     struct us_icmp4 icmp4;
     struct us_udp udp;
+    struct us_tcp tcp;
     /* Sockets layer state, owned by src/socket (NULL until first use). */
     struct us_socklayer *sock;
     void (*sock_free)(struct us_socklayer *);
