@@ -38,6 +38,7 @@ enum us_log_chan {
     US_CH_IP4,
     US_CH_ICMP4,
     US_CH_UDP,
+    US_CH_TCP,
     US_CH_SOCK,
     US_CH_APP,
     US_CH__COUNT

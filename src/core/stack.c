@@ -39,6 +39,7 @@ struct ustack *us_stack_new(const struct us_config *cfg)
     us_log_set_level(s, -1, s->cfg.log_level);
     s->ip4_next_id = (uint16_t)us_random32(s);
     s->udp.next_ephemeral = us_random32(s);
+    s->tcp.next_ephemeral = us_random32(s);
     us_icmp4_init(s);
     return s;
 }
@@ -49,6 +50,7 @@ void us_stack_free(struct ustack *s)
         return;
     if (s->sock && s->sock_free)
         s->sock_free(s->sock);
+    us_tcp_destroy(s);
     us_udp_destroy(s);
     us_ip4_reasm_destroy(s);
     struct us_netif *nif = s->netifs;

@@ -8,6 +8,7 @@
 
 #include "core/stack.h"
 #include "ip4/ip4.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 
 /* RFC 1812 4.3.2.3 keeps errors within 576 octets: quote up to this much. */
@@ -118,8 +119,11 @@ static void error_input(struct ustack *s, struct us_pkt *p, const struct icmp4_v
     inner.proto = q[9];
     memcpy(&inner.src, q + 12, 4);
     memcpy(&inner.dst, q + 16, 4);
+    int err = error_to_errno(v->type, v->code);
     if (inner.proto == IP_PROTO_UDP)
-        us_udp_icmp_error(s, &inner, q + inner.hlen, error_to_errno(v->type, v->code));
+        us_udp_icmp_error(s, &inner, q + inner.hlen, err);
+    else if (inner.proto == IP_PROTO_TCP)
+        us_tcp_icmp_error(s, &inner, q + inner.hlen, v->type, v->code, v->rest, err);
     us_pkt_free(p);
 }
 

@@ -6,6 +6,7 @@
 #include "ip4/icmp4.h"
 #include "ip4/ip4.h"
 #include "ip4/ip4_reassembly.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 
 static bool is_mcast4(uint32_t a)
@@ -99,6 +100,9 @@ void us_ip4_deliver(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
         return;
     case IP_PROTO_UDP:
         us_udp_input(s, nif, p, ip);
+        return;
+    case IP_PROTO_TCP:
+        us_tcp_input(s, nif, p, ip);
         return;
     default:
         /* RFC 1122 3.2.2.1: protocol unreachable for a protocol we lack. */
