@@ -44,6 +44,7 @@ typedef void (*us_tcp_event_fn)(void *ctx, struct us_tcp_pcb *pcb, unsigned even
 #define TCP_MAX_BUF (16u << 20)
 #define TCP_MIN_BUF 4096u
 #define TCP_DEFAULT_MSS 536 /* RFC 9293 3.7.1 when the peer sends none */
+#define TCP_TS_ROOM 12      /* the timestamp option with its two NOPs */
 #define TCP_INIT_CWND 10    /* segments, RFC 6928 */
 #define TCP_RTO_INIT (1 * US_SEC)
 #define TCP_RTO_MIN (200 * US_MSEC) /* Linux TCP_RTO_MIN */
@@ -109,6 +110,8 @@ struct us_tcp_pcb {
     bool in_recovery;
     uint32_t recover;                      /* RFC 6582 / RFC 6675 RecoveryPoint */
     uint32_t high_rxt;                     /* RFC 6675 HighRxt */
+    bool in_loss;                          /* after a timeout: resending from rtx_nxt, go-back-N */
+    uint32_t rtx_nxt;                      /* SND.NXT stays the highest sent; this walks up to it */
     struct tcp_range score[TCP_SCORE_MAX]; /* SACKed ranges above snd_una */
     uint8_t nscore;
     uint64_t retransmits; /* segments retransmitted, for iperf3 */

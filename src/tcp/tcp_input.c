@@ -205,6 +205,10 @@ static void new_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     if (seq_lt(pcb->snd_nxt, pcb->snd_una))
         pcb->snd_nxt = pcb->snd_una;
     pcb->backoff = 0;
+    if (pcb->in_loss && seq_gt(pcb->snd_una, pcb->rtx_nxt))
+        pcb->rtx_nxt = pcb->snd_una;
+    if (pcb->in_loss && seq_ge(pcb->snd_una, pcb->recover))
+        pcb->in_loss = false;
     tcp_sack_trim(pcb);
     if (pcb->in_recovery) {
         if (seq_ge(th->ack, pcb->recover)) {

@@ -36,8 +36,12 @@ uint32_t tcp_rcv_window(const struct us_tcp_pcb *pcb)
 static uint16_t window_field(struct us_tcp_pcb *pcb, bool syn)
 {
     uint32_t wnd = tcp_rcv_window(pcb);
-    if (syn)
-        return (uint16_t)(wnd > 65535 ? 65535 : wnd);
+    if (syn) { /* never scaled (RFC 7323 2.2) */
+        wnd = wnd > 65535 ? 65535 : wnd;
+        if (seq_gt(pcb->rcv_nxt + wnd, pcb->rcv_adv))
+            pcb->rcv_adv = pcb->rcv_nxt + wnd;
+        return (uint16_t)wnd;
+    }
     uint32_t field = wnd >> pcb->rcv_wscale;
     if (seq_lt(pcb->rcv_nxt + (field << pcb->rcv_wscale), pcb->rcv_adv) && field < 65535)
         field++; /* rounding down would shrink the window */
@@ -88,6 +92,13 @@ void tcp_send_segment(struct us_tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_
         tcp_sack_fill_blocks(pcb, &o);
     uint8_t opts[TCP_MAX_OPTLEN];
     size_t optlen = tcp_build_opts(opts, &o, false);
+    /* Room for options and data is what a full segment with timestamps
+     * has; SACK blocks that do not fit in a full segment are left out. */
+    uint32_t room = pcb->mss + (pcb->ts_ok ? TCP_TS_ROOM : 0);
+    while (o.nsack && optlen + len > room) {
+        o.nsack--;
+        optlen = tcp_build_opts(opts, &o, false);
+    }
     struct us_pkt *p = us_pkt_alloc(s, TCP_HLEN + optlen + len);
     if (!p) {
         us_count_drop(s, US_P_tcp, US_DROP_no_buffer);
@@ -267,6 +278,32 @@ static bool small_segment_ok(const struct us_tcp_pcb *pcb, uint32_t len, uint32_
     return pcb->nodelay || pcb->snd_nxt == pcb->snd_una;
 }
 
+/* After a timeout: resend [rtx_nxt, SND.NXT) as cwnd allows, counting what
+ * was resent and not yet acknowledged as the data in flight. */
+static bool loss_recovery_send(struct us_tcp_pcb *pcb)
+{
+    bool sent = false;
+    while (pcb->in_loss && seq_lt(pcb->rtx_nxt, pcb->snd_nxt)) {
+        uint32_t inflight = pcb->rtx_nxt - pcb->snd_una;
+        if (inflight && inflight + pcb->mss > pcb->cwnd)
+            break;
+        uint32_t end = data_end(pcb);
+        uint32_t avail = seq_lt(pcb->rtx_nxt, end) ? end - pcb->rtx_nxt : 0;
+        uint32_t len = avail < pcb->mss ? avail : pcb->mss;
+        bool fin = pcb->fin_sent && pcb->rtx_nxt + len == pcb->fin_seq;
+        if (!len && !fin)
+            break;
+        tcp_send_segment(pcb, pcb->rtx_nxt, len, TCP_ACK);
+        pcb->rtx_nxt += len + (fin ? 1 : 0);
+        pcb->retransmits++;
+        us_count_event(pcb->stack, US_EV_tcp_retransmit);
+        sent = true;
+    }
+    if (pcb->in_loss && !seq_lt(pcb->rtx_nxt, pcb->snd_nxt))
+        pcb->in_loss = false;
+    return sent;
+}
+
 void tcp_output(struct us_tcp_pcb *pcb)
 {
     switch (pcb->state) {
@@ -280,8 +317,12 @@ void tcp_output(struct us_tcp_pcb *pcb)
         return;
     }
     bool sent = false;
+    if (pcb->in_loss)
+        sent = loss_recovery_send(pcb);
+    if (pcb->in_loss)
+        goto timers; /* new data waits until the resending is done */
     if (pcb->in_recovery && pcb->sack_ok)
-        sent = sack_recovery_send(pcb);
+        sent |= sack_recovery_send(pcb);
     for (;;) {
         if (pcb->fin_sent && seq_gt(pcb->snd_nxt, pcb->fin_seq))
             break; /* everything, FIN included, is out */
@@ -304,15 +345,12 @@ void tcp_output(struct us_tcp_pcb *pcb)
             pcb->rtt_seq = pcb->snd_nxt;
             pcb->rtt_start = pcb->stack->now;
         }
-        if (seq_lt(pcb->snd_nxt, pcb->snd_max)) {
-            pcb->retransmits++; /* go-back-N after a timeout */
-            us_count_event(pcb->stack, US_EV_tcp_retransmit);
-        }
         tcp_send_segment(pcb, pcb->snd_nxt, len, flags);
         pcb->snd_nxt += len + (fin_here ? 1 : 0);
         pcb->snd_max = seq_max(pcb->snd_max, pcb->snd_nxt);
         sent = true;
     }
+timers:
     if (sent && !us_timer_armed(&pcb->rtx_timer))
         tcp_rearm_rtx(pcb);
     if (!sent && pcb->snd_wnd == 0 && seq_lt(pcb->snd_nxt, data_end(pcb)) &&

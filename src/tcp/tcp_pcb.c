@@ -374,7 +374,9 @@ int us_tcp_connect(struct us_tcp_pcb *pcb, const struct us_addr *addr, uint16_t 
             return -EADDRNOTAVAIL;
         }
     }
+    pcb->ws_ok = pcb->ts_ok = pcb->sack_ok = true; /* offered; the SYN-ACK decides */
     pcb->iss = tcp_isn(s, &pcb->local, pcb->lport, addr, port);
+    pcb->recover = pcb->iss;
     pcb->snd_una = pcb->snd_nxt = pcb->snd_max = pcb->iss;
     pcb->ts_offset = (uint32_t)tuple_hash(s, &pcb->local, pcb->lport, addr, port, 0x75);
     pcb->mss = tcp_mss_for_route(s, addr);
@@ -413,6 +415,9 @@ void tcp_init_pcb_from_syn(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     } else if (pcb->ts_ok) {
         pcb->ts_recent = th->opt.tsval;
         pcb->ts_recent_age = pcb->stack->now;
+        /* RFC 6691: the MSS excludes options, so every segment's data
+         * shrinks by the timestamp option it always carries. */
+        pcb->mss -= TCP_TS_ROOM;
     }
     /* The SYN's window is never scaled (RFC 7323 2.2). */
     pcb->snd_wnd = th->win;

@@ -124,7 +124,11 @@ static void retransmit_timeout(struct us_tcp_pcb *pcb)
     pcb->nscore = 0;             /* the receiver may renege on SACKs (RFC 2018 8) */
     pcb->recover = pcb->snd_max; /* RFC 6582 4.1: no fast retransmit for old data */
     pcb->rtt_timing = false;     /* Karn: the timed segment is being resent */
-    pcb->snd_nxt = pcb->snd_una;
+    /* Everything outstanding is presumed lost and resent from SND.UNA as
+     * the window grows back; SND.NXT keeps its place so that our ACKs stay
+     * acceptable to the peer. */
+    pcb->in_loss = true;
+    pcb->rtx_nxt = pcb->snd_una;
     us_timer_cancel(pcb->stack, &pcb->rtx_timer);
     tcp_output(pcb);
     tcp_rearm_rtx(pcb);
