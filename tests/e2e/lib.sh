@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# Helpers for the end-to-end tests, sourced by tests/e2e/test_*.sh.
+#
+# Each test gets its own network namespace "us-e2e-<test>-<pid>" holding a
+# TAP (or TUN) device ust0. The kernel side of ust0 is 10.77.0.1/24, ustack
+# runs on the same device as 10.77.0.2. Everything the test creates (the
+# namespace, the temporary directory, the ustack process) is removed by an
+# EXIT trap, whatever way the test ends.
+#
+# Assertions stop the test at the first failure and print what was expected
+# and what was seen.
+
+# shellcheck disable=SC2034 # variables used by the tests that source this
+set -euo pipefail
+
+: "${USTACK_BIN:?USTACK_BIN must name the ustack binary to test}"
+
+E2E_TEST=$(basename "$0" .sh)
+E2E_TEST=${E2E_TEST#test_}
+
+NS="us-e2e-${E2E_TEST}-$$"
+KERNEL_IP=10.77.0.1
+STACK_IP=10.77.0.2
+STACK_CIDR=10.77.0.2/24
+# ustack's default MAC for 10.77.0.2: 02:75 ("u") followed by the address.
+STACK_MAC=02:75:0a:4d:00:02
+E2E_LINK=tap # or tun, set by netns_setup
+
+# How long to wait for "ready" and for the exit after SIGINT.
+READY_TIMEOUT=${READY_TIMEOUT:-20}
+STOP_TIMEOUT=${STOP_TIMEOUT:-15}
+
+# The sanitizer build must stop at the first error and say where.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+TMP=$(mktemp -d "/tmp/us-e2e-${E2E_TEST}.XXXXXX")
+E2E_NS_MADE=0
+US_PID=""
+US_RUN=0
+US_OUT=""
+US_ERR=""
+US_PCAP=""
+US_RC=""
+
+# ---- messages and assertions ----
+
+log() { printf '[%s] %s\n' "$E2E_TEST" "$*"; }
+
+fail()
+{
+    printf '[%s] FAIL: %s\n' "$E2E_TEST" "$1" >&2
+    shift
+    local line
+    for line in "$@"; do
+        printf '    %s\n' "$line" >&2
+    done
+    exit 1
+}
+
+# assert_eq WHAT EXPECTED SEEN
+assert_eq()
+{
+    [[ "$2" == "$3" ]] || fail "$1" "expected: $2" "seen:     $3"
+}
+
+# assert_ge WHAT MINIMUM SEEN (integers)
+assert_ge()
+{
+    [[ "$3" =~ ^[0-9]+$ ]] || fail "$1" "expected: a number >= $2" "seen:     '$3'"
+    ((${3} >= ${2})) || fail "$1" "expected: >= $2" "seen:     $3"
+}
+
+# assert_le WHAT MAXIMUM SEEN (integers)
+assert_le()
+{
+    [[ "$3" =~ ^[0-9]+$ ]] || fail "$1" "expected: a number <= $2" "seen:     '$3'"
+    ((${3} <= ${2})) || fail "$1" "expected: <= $2" "seen:     $3"
+}
+
+# assert_contains WHAT TEXT PATTERN: TEXT matches the extended regex PATTERN.
+assert_contains()
+{
+    grep -Eq -- "$3" <<<"$2" || fail "$1" "expected text matching: $3" "seen:" "$(indent "$2")"
+}
+
+# assert_not_contains WHAT TEXT PATTERN
+assert_not_contains()
+{
+    if grep -Eq -- "$3" <<<"$2"; then
+        fail "$1" "expected no text matching: $3" "seen:" "$(indent "$2")"
+    fi
+}
+
+# shellcheck disable=SC2001
+indent() { sed 's/^/      | /' <<<"$1"; }
+
+# Shows the last lines of ustack's stderr (its log and counters).
+show_ustack_log()
+{
+    [[ -n "$US_ERR" && -s "$US_ERR" ]] || return 0
+    printf '    --- ustack stderr (%s, last 40 lines) ---\n' "$US_ERR" >&2
+    tail -n 40 "$US_ERR" | sed 's/^/    | /' >&2
+}
+
+# ---- namespace ----
+
+nsx() { ip netns exec "$NS" "$@"; }
+
+# netns_setup [tap|tun]: namespace, device ust0, kernel side 10.77.0.1 up.
+netns_setup()
+{
+    E2E_LINK=${1:-tap}
+    ip netns add "$NS"
+    E2E_NS_MADE=1
+    # run.sh removes namespaces listed here if the test is killed.
+    if [[ -n "${E2E_NS_FILE:-}" ]]; then
+        echo "$NS" >>"$E2E_NS_FILE"
+    fi
+    nsx ip link set lo up
+    nsx ip tuntap add dev ust0 mode "$E2E_LINK"
+    if [[ "$E2E_LINK" == tun ]]; then
+        nsx ip addr add "$KERNEL_IP" peer "$STACK_IP" dev ust0
+    else
+        nsx ip addr add "$KERNEL_IP/24" dev ust0
+    fi
+    nsx ip link set ust0 up
+}
+
+# ---- the ustack process ----
+
+alive()
+{
+    local pid=$1 stat
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ "${stat:0:1}" != Z ]]
+}
+
+# ustack_spawn [serve options...]: starts "ustack serve" on ust0 in the
+# namespace with a pcap capture, stdout and stderr in files; does not wait.
+# A first argument --acd keeps RFC 5227 probing on (default: --no-acd).
+ustack_spawn()
+{
+    local acd=(--no-acd) link=(--tap ust0)
+    if [[ "${1:-}" == --acd ]]; then
+        acd=()
+        shift
+    fi
+    [[ "$E2E_LINK" == tun ]] && link=(--tun ust0)
+    # E2E_LOG=debug (for instance) turns ustack's log up for a failing test.
+    [[ -z "${E2E_LOG:-}" ]] || acd+=(--log "$E2E_LOG")
+    US_RUN=$((US_RUN + 1))
+    US_OUT=$TMP/ustack$US_RUN.out
+    US_ERR=$TMP/ustack$US_RUN.err
+    US_PCAP=$TMP/cap$US_RUN.pcap
+    # A background job of a script starts with SIGINT ignored; undo that so
+    # the SIGINT we send later reaches ustack's own handler.
+    (
+        trap - INT QUIT
+        exec ip netns exec "$NS" "$USTACK_BIN" serve "${link[@]}" --ip4 "$STACK_CIDR" \
+            "${acd[@]}" --pcap "$US_PCAP" "$@" >"$US_OUT" 2>"$US_ERR" </dev/null
+    ) &
+    US_PID=$!
+    log "started ustack serve (pid $US_PID) ${acd[*]} $*"
+}
+
+# wait_ready: waits for the line "ready" on ustack's stdout.
+wait_ready()
+{
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while ! grep -qx ready "$US_OUT" 2>/dev/null; do
+        if ! alive "$US_PID"; then
+            local rc=0
+            wait "$US_PID" || rc=$?
+            US_PID=""
+            show_ustack_log
+            fail "ustack exited (status $rc) before printing ready"
+        fi
+        if ((SECONDS >= deadline)); then
+            show_ustack_log
+            fail "ustack did not print ready within ${READY_TIMEOUT}s" \
+                "stdout: $(head -c 300 "$US_OUT" 2>/dev/null | tr '\n' ' ')"
+        fi
+        sleep 0.1
+    done
+}
+
+# ustack_start [--acd] [serve options...]: spawn and wait for ready.
+ustack_start()
+{
+    ustack_spawn "$@"
+    wait_ready
+}
+
+# Fails if ustack's stderr holds a sanitizer report.
+check_sanitizers()
+{
+    if grep -Eq 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$US_ERR" 2>/dev/null; then
+        grep -E -A 30 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$US_ERR" | head -n 60 |
+            sed 's/^/    | /' >&2
+        fail "sanitizer report in ustack's stderr"
+    fi
+}
+
+# ustack_signal_stop: SIGINT, wait for the exit, sets US_RC. Returns 1 if
+# it had to be killed.
+ustack_signal_stop()
+{
+    local pid=$US_PID deadline=$((SECONDS + STOP_TIMEOUT)) killed=0
+    [[ -n "$pid" ]] || return 0
+    kill -INT "$pid" 2>/dev/null || true
+    while alive "$pid"; do
+        if ((SECONDS >= deadline)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            killed=1
+            break
+        fi
+        sleep 0.1
+    done
+    US_RC=0
+    wait "$pid" 2>/dev/null || US_RC=$?
+    US_PID=""
+    return $((killed ? 1 : 0))
+}
+
+# ustack_stop: stops ustack with SIGINT, requires exit status 0, no
+# sanitizer report, and a clean capture (see pcap_check).
+ustack_stop()
+{
+    [[ -n "$US_PID" ]] || return 0
+    if ! ustack_signal_stop; then
+        show_ustack_log
+        fail "ustack did not exit within ${STOP_TIMEOUT}s of SIGINT (killed)"
+    fi
+    check_sanitizers
+    if [[ "$US_RC" != 0 ]]; then
+        show_ustack_log
+        fail "ustack exit status after SIGINT" "expected: 0" "seen:     $US_RC"
+    fi
+    if [[ "${E2E_PCAP_CHECK:-1}" == 1 ]]; then
+        pcap_check "$US_PCAP"
+    fi
+}
+
+# counter NAME: value of counter NAME from the last ustack's exit report
+# ("name value" lines on stderr; counters at zero are not printed).
+counter()
+{
+    awk -v n="$1" '$1 == n && NF == 2 && $2 ~ /^[0-9]+$/ { v = $2 } END { print v + 0 }' \
+        "$US_ERR"
+}
+
+# assert_counter_ge NAME MIN
+assert_counter_ge()
+{
+    local v
+    v=$(counter "$1")
+    if ((v < $2)); then
+        show_ustack_log
+        fail "counter $1" "expected: >= $2" "seen:     $v"
+    fi
+}
+
+# assert_counter_eq NAME VALUE
+assert_counter_eq()
+{
+    local v
+    v=$(counter "$1")
+    if ((v != $2)); then
+        show_ustack_log
+        fail "counter $1" "expected: $2" "seen:     $v"
+    fi
+}
+
+# ---- kernel-side tools ----
+
+# ping_ok WHAT COUNT [ping options...] : pings the stack from the kernel and
+# requires every echo to be answered, with no duplicates or errors.
+ping_ok()
+{
+    local what=$1 count=$2 out rc=0 sent recv
+    shift 2
+    out=$(nsx ping -n -c "$count" -W 3 -w 120 "$@" "$STACK_IP" 2>&1 </dev/null) || rc=$?
+    sent=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1/p' <<<"$out")
+    recv=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\2/p' <<<"$out")
+    if [[ "$sent" != "$count" || "$recv" != "$count" || $rc != 0 ]]; then
+        show_ustack_log
+        fail "$what: ping $* $STACK_IP" "expected: $count transmitted, $count received, exit 0" \
+            "seen:     ${sent:-?} transmitted, ${recv:-?} received, exit $rc" \
+            "$(tail -n 4 <<<"$out")"
+    fi
+    assert_not_contains "$what: no duplicate or corrupted replies" "$(tail -n 3 <<<"$out")" \
+        'duplicates|errors|corrupted|wrong data'
+    log "$what: $count/$count replies"
+}
+
+# udp_exchange PORT INFILE OUTFILE: sends INFILE as one datagram from the
+# kernel side to the stack, writes what comes back (for up to 2 s after sending) to OUTFILE.
+udp_exchange()
+{
+    local port=$1 in=$2 out=$3
+    nsx socat -b 65536 -t 2 -T 3 - "UDP:$STACK_IP:$port" <"$in" >"$out" 2>"$out.err" || true
+}
+
+# ---- tshark ----
+
+TSHARK_PREFS=(-n -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE)
+
+# tshark_fields FILE FILTER FIELD...: one line per matching frame.
+tshark_fields()
+{
+    local file=$1 filter=$2 args=() f rc=0 out
+    shift 2
+    for f in "$@"; do
+        args+=(-e "$f")
+    done
+    out=$(tshark -r "$file" "${TSHARK_PREFS[@]}" -Y "$filter" -T fields -E separator=' ' \
+        "${args[@]}" 2>"$TMP/tshark.err") || rc=$?
+    if [[ $rc != 0 ]]; then
+        fail "tshark could not read $file (exit $rc)" "$(grep -v 'Running as user' "$TMP/tshark.err")"
+    fi
+    [[ -z "$out" ]] || printf '%s\n' "$out"
+}
+
+# tshark_count FILE FILTER: number of frames matching FILTER.
+tshark_count()
+{
+    tshark_fields "$1" "$2" frame.number | wc -l
+}
+
+# Display filter for frames ustack sent.
+from_stack()
+{
+    if [[ "$E2E_LINK" == tun ]]; then
+        echo "ip.src == $STACK_IP"
+    else
+        echo "eth.src == $STACK_MAC"
+    fi
+}
+
+# pcap_check FILE: the capture is readable and not empty, holds frames sent
+# by ustack, and none of those is malformed, has a bad IPv4/UDP/ICMP/TCP
+# checksum or draws a warning or error from tshark's expert system.
+pcap_check()
+{
+    local file=$1 total ours bad
+    [[ -s "$file" ]] || fail "capture $file is missing or empty"
+    total=$(tshark_count "$file" "frame")
+    ((total > 0)) || fail "capture $file holds no frames"
+    ours=$(tshark_count "$file" "$(from_stack)")
+    ((ours > 0)) || fail "capture $file holds no frame sent by ustack ($(from_stack))"
+    bad=$(tshark_fields "$file" "($(from_stack)) && (_ws.malformed || _ws.expert.severity >= warning \
+        || ip.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" \
+        || icmp.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\")" \
+        frame.number _ws.col.Info _ws.expert.message)
+    if [[ -n "$bad" ]]; then
+        fail "tshark flags frames sent by ustack in $file (frame, info, expert)" \
+            "$(head -n 20 <<<"$bad")"
+    fi
+    log "capture $(basename "$file"): $total frames, $ours from ustack, none flagged by tshark"
+}
+
+# ---- teardown ----
+
+e2e_cleanup()
+{
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n "$US_PID" ]]; then
+        if ! ustack_signal_stop; then
+            printf '[%s] FAIL: ustack did not exit within %ss of SIGINT (killed)\n' \
+                "$E2E_TEST" "$STOP_TIMEOUT" >&2
+            rc=1
+        elif [[ "$US_RC" != 0 ]]; then
+            printf '[%s] FAIL: ustack exit status after SIGINT: expected 0, seen %s\n' \
+                "$E2E_TEST" "$US_RC" >&2
+            rc=1
+        fi
+        if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$US_ERR" 2>/dev/null; then
+            printf '[%s] FAIL: sanitizer report in ustack stderr\n' "$E2E_TEST" >&2
+            rc=1
+        fi
+        if ((rc != 0)); then
+            show_ustack_log
+        fi
+    fi
+    if ((rc == 0)); then
+        log "passed"
+    fi
+    if ((E2E_NS_MADE)); then
+        ip netns del "$NS" 2>/dev/null || true
+    fi
+    if [[ "${E2E_KEEP:-0}" == 1 ]]; then
+        printf '[%s] kept %s\n' "$E2E_TEST" "$TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+
+trap e2e_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
