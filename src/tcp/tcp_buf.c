@@ -60,12 +60,18 @@ size_t tcp_sndbuf_append(struct tcp_sndbuf *b, const void *data, size_t n)
     return take;
 }
 
+/* An empty small ring is given back, so an idle connection holds no
+ * buffer memory; large rings stay (re-creating them costs page faults). */
+#define RING_KEEP_IDLE 65536u
+
 void tcp_sndbuf_consume(struct tcp_sndbuf *b, uint32_t n)
 {
     if (n > b->len)
         n = b->len;
     b->len -= n;
     b->head = b->len && b->cap ? (b->head + n) % b->cap : 0;
+    if (b->len == 0 && b->cap <= RING_KEEP_IDLE)
+        tcp_sndbuf_free(b);
 }
 
 void tcp_sndbuf_copy(const struct tcp_sndbuf *b, uint32_t off, uint8_t *dst, uint32_t n)
@@ -155,6 +161,11 @@ size_t tcp_rcvbuf_read(struct tcp_rcvbuf *b, uint8_t *dst, size_t n, bool peek)
     if (!peek) {
         b->unread -= take;
         b->head = (b->head + take) % b->cap;
+        if (b->unread == 0 && b->nooo == 0 && b->cap <= RING_KEEP_IDLE) {
+            free(b->buf);
+            b->buf = NULL;
+            b->cap = b->head = 0;
+        }
     }
     return take;
 }
