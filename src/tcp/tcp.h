@@ -133,6 +133,8 @@ struct us_tcp_pcb {
     bool linger_on;
     uint32_t linger_sec;
     bool user_closed; /* the owner let go: free on reaching CLOSED */
+    uint8_t busy;     /* input is working on it: freeing waits (see tcp_pcb_put) */
+    bool zombie;      /* freed while busy */
     bool rcv_shutdown;
     uint8_t rtx_count; /* consecutive timeouts */
     uint8_t keep_probes;
@@ -216,6 +218,17 @@ void tcp_set_state(struct us_tcp_pcb *pcb, int state);
  * has let go of it. */
 void tcp_closed(struct us_tcp_pcb *pcb, int err);
 void tcp_notify(struct us_tcp_pcb *pcb, unsigned events);
+/* Input holds a pcb across calls that may reach its owner, who may close
+ * it: the memory stays valid until the matching put. */
+static inline void tcp_pcb_hold(struct us_tcp_pcb *pcb)
+{
+    pcb->busy++;
+}
+void tcp_pcb_put(struct us_tcp_pcb *pcb);
+static inline bool tcp_pcb_gone(const struct us_tcp_pcb *pcb)
+{
+    return pcb->zombie || pcb->state == TCP_CLOSED;
+}
 uint32_t tcp_isn(struct ustack *s, const struct us_addr *la, uint16_t lp, const struct us_addr *ra,
                  uint16_t rp);
 uint32_t tcp_ts_now(const struct us_tcp_pcb *pcb);

@@ -323,16 +323,16 @@ static bool process_data(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     }
     bool filled_hole = pcb->rcv.nooo != 0;
     pcb->rcv_nxt = tcp_rcvbuf_advance(&pcb->rcv, pcb->rcv_nxt, len);
+    /* RFC 9293 3.8.6.3: an ACK for at least every second full segment;
+     * one that fills a hole goes at once (RFC 5681 4.2). */
+    bool ack_now = filled_hole || (len >= pcb->mss && ++pcb->unacked_segs >= 2);
+    if (!ack_now)
+        tcp_schedule_delack(pcb);
     if (pcb->ooo_fin && pcb->rcv_nxt == pcb->ooo_fin_seq)
-        accept_fin(pcb);
-    tcp_notify(pcb, US_TCP_EV_READABLE);
-    if (filled_hole)
-        return true;
-    /* RFC 9293 3.8.6.3: an ACK for at least every second full segment. */
-    if (len >= pcb->mss && ++pcb->unacked_segs >= 2)
-        return true;
-    tcp_schedule_delack(pcb);
-    return false;
+        accept_fin(pcb); /* tells the owner too */
+    else
+        tcp_notify(pcb, US_TCP_EV_READABLE);
+    return ack_now;
 }
 
 /* RFC 9293 3.10.7.4 eighth: the FIN, in order or remembered for later. */
@@ -500,7 +500,7 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     }
     update_ts_recent(pcb, th);
     tcp_keepalive_reset(pcb);
-    if (pcb->state == TCP_SYN_RECEIVED && !syn_received_ack(pcb, th))
+    if (pcb->state == TCP_SYN_RECEIVED && (!syn_received_ack(pcb, th) || tcp_pcb_gone(pcb)))
         return INPUT_DONE;
     /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
     if (seq_gt(th->ack, pcb->snd_max) ||
@@ -509,7 +509,7 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
         challenge_ack(pcb);
         return INPUT_DONE;
     }
-    if (!process_ack(pcb, th))
+    if (!process_ack(pcb, th) || tcp_pcb_gone(pcb))
         return INPUT_DONE;
     uint64_t tx_before = s->cnt.tx[US_P_tcp];
     bool ack_now = false;
@@ -517,8 +517,12 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
                       pcb->state == TCP_FIN_WAIT_2;
     if (th->plen && takes_data)
         ack_now |= process_data(pcb, th);
+    if (tcp_pcb_gone(pcb))
+        return INPUT_DONE;
     if (th->flags & TCP_FIN)
         ack_now |= process_fin(pcb, th);
+    if (tcp_pcb_gone(pcb))
+        return INPUT_DONE;
     if (pcb->state == TCP_TIME_WAIT && !(th->flags & TCP_FIN))
         return INPUT_DONE;
     tcp_output(pcb);
@@ -676,9 +680,11 @@ static void listen_ack(struct us_tcp_pcb *l, const struct us_addr *src, const st
     tcp_hash_insert(s, c);
     us_count_event(s, US_EV_tcp_syncookie_ok);
     us_count_event(s, US_EV_tcp_passive_open);
+    tcp_pcb_hold(c); /* the owner may accept and close it right away */
     tcp_notify(l, US_TCP_EV_ACCEPTABLE);
-    if (th->plen || (th->flags & TCP_FIN))
+    if ((th->plen || (th->flags & TCP_FIN)) && !tcp_pcb_gone(c))
         conn_input(c, th);
+    tcp_pcb_put(c);
 }
 
 static void listen_input(struct us_tcp_pcb *l, const struct us_addr *src, const struct us_addr *dst,
@@ -728,11 +734,14 @@ void us_tcp_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
             listen_input(pcb, &src, &dst, &th);
             break;
         }
-        if (pcb->state == TCP_SYN_SENT) {
+        tcp_pcb_hold(pcb);
+        enum input_result r = INPUT_DONE;
+        if (pcb->state == TCP_SYN_SENT)
             syn_sent_input(pcb, &th);
-            break;
-        }
-        if (conn_input(pcb, &th) != INPUT_REOPEN)
+        else
+            r = conn_input(pcb, &th);
+        tcp_pcb_put(pcb);
+        if (r != INPUT_REOPEN)
             break;
     }
     us_pkt_free(p);

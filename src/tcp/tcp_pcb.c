@@ -184,7 +184,18 @@ static void pcb_free(struct us_tcp_pcb *pcb)
     tcp_hash_remove(pcb->stack, pcb);
     tcp_sndbuf_free(&pcb->snd);
     tcp_rcvbuf_free(&pcb->rcv);
+    pcb->event = NULL;
+    if (pcb->busy) {
+        pcb->zombie = true; /* tcp_pcb_put frees it */
+        return;
+    }
     free(pcb);
+}
+
+void tcp_pcb_put(struct us_tcp_pcb *pcb)
+{
+    if (--pcb->busy == 0 && pcb->zombie)
+        free(pcb);
 }
 
 void tcp_notify(struct us_tcp_pcb *pcb, unsigned events)

@@ -76,6 +76,9 @@ void tcp_rtt_sample(struct us_tcp_pcb *pcb, us_time_t rtt)
     }
     us_time_t rto = pcb->srtt + (4 * pcb->rttvar > US_MSEC ? 4 * pcb->rttvar : US_MSEC);
     pcb->rto = rto < TCP_RTO_MIN ? TCP_RTO_MIN : rto > TCP_RTO_MAX ? TCP_RTO_MAX : rto;
+    US_LOG(pcb->stack, US_CH_TCP, US_LOG_TRACE, "TCP :%u rtt %llu us srtt %llu us rto %llu ms",
+           pcb->lport, (unsigned long long)(rtt / 1000), (unsigned long long)(pcb->srtt / 1000),
+           (unsigned long long)(pcb->rto / US_MSEC));
 }
 
 /* A zero-window or keep-alive probe: one old sequence number, no data,
