@@ -73,6 +73,7 @@ enum us_proto {
     X(tcp_ofo_full)                                                                                \
     X(tcp_challenge_limit)                                                                         \
     X(tcp_icmp_invalid)                                                                            \
+    X(tcp_no_timestamp)                                                                            \
     X(link_impair_loss)                                                                            \
     X(link_tx_error)                                                                               \
     X(no_buffer)

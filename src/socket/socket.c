@@ -1,10 +1,11 @@
 /* Berkeley-like sockets on top of the core: the descriptor table, the
- * receive queue shared by every datagram socket, blocking and the pollable
- * eventfd, socket options, and the argument checks Linux makes before a call
- * reaches the protocol (socket_udp.c, socket_ping.c).
+ * receive queue shared by every datagram socket, blocking, readiness for the
+ * pollable descriptor (socket_pollfd.c), socket options, and the argument
+ * checks Linux makes before a call reaches the protocol (socket_udp.c,
+ * socket_ping.c, socket_tcp.c).
  *
  * Thread safety: every call takes the stack lock (us_runtime_lock) and holds
- * it while it touches the socket or the core; a blocking receive releases it
+ * it while it touches the socket or the core; a blocking call releases it
  * while waiting on the socket's condition variable. Do not call these from a
  * core callback (the lock is already held there). */
 #include "ustack/socket.h"
@@ -12,37 +13,53 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
 #include "socket/socket_internal.h"
+#include "tcp/tcp.h"
 
 #define SOCK_TABLE_MIN 16
 #define SOCK_TABLE_MAX 65536 /* beyond: EMFILE */
 
 /* ---- Readiness, queue, errors ---- */
 
+/* A blocking datagram receive returns: data, an error, or the end after
+ * shutdown(SHUT_RD). */
 static bool sock_readable(const struct us_sock *so)
 {
-    return so->rxq.head != NULL || so->so_error != 0;
+    return so->rxq.head != NULL || so->so_error != 0 || so->shut_rd;
 }
 
-/* Keeps the eventfd readable exactly while the socket is: one write on the
- * way up, one read (drain) on the way down. */
+/* datagram_poll(): always writable (sends complete at once); readable with
+ * a datagram queued; an error pending is POLLERR alone. */
+static unsigned dgram_mask(const struct us_sock *so)
+{
+    unsigned m = POLLOUT;
+    if (so->rxq.head)
+        m |= POLLIN;
+    if (so->shut_rd)
+        m |= POLLIN | POLLRDHUP;
+    if (so->shut_rd && so->shut_wr)
+        m |= POLLHUP;
+    if (so->so_error)
+        m |= POLLERR;
+    return m;
+}
+
+static unsigned sock_mask(const struct us_sock *so)
+{
+    return so->type == SOCK_STREAM ? us_sock_tcp_mask(so) : dgram_mask(so);
+}
+
 static void sock_update_ready(struct us_sock *so)
 {
-    bool ready = sock_readable(so);
-    if (so->evfd < 0 || ready == so->ev_ready)
-        return;
-    uint64_t v = 1;
-    ssize_t r = ready ? write(so->evfd, &v, sizeof(v)) : read(so->evfd, &v, sizeof(v));
-    (void)r;
-    so->ev_ready = ready;
+    if (so->pf.app >= 0)
+        us_pollfd_show(&so->pf, sock_mask(so));
 }
 
-static void sock_wake(struct us_sock *so)
+void us_sock_wake(struct us_sock *so)
 {
     sock_update_ready(so);
     if (so->refs)
@@ -86,18 +103,20 @@ void us_sock_enqueue(struct us_sock *so, struct us_pkt *p, const struct us_addr 
     so->rx_bytes += pkt_truesize(p);
     us_pktq_push(&so->rxq, p);
     if (so->rxq.count == 1)
-        sock_wake(so);
+        us_sock_wake(so);
 }
 
 void us_sock_set_error(struct us_sock *so, int err)
 {
     so->so_error = err;
-    sock_wake(so);
+    us_sock_wake(so);
 }
 
 /* Reads and clears the pending error (Linux sock_error). */
 static int sock_take_error(struct us_sock *so)
 {
+    if (so->type == SOCK_STREAM)
+        return us_sock_tcp_take_error(so);
     int err = so->so_error;
     if (err) {
         so->so_error = 0;
@@ -134,7 +153,7 @@ bool us_sock_addr_bindable(struct ustack *s, uint32_t a)
     return false;
 }
 
-static int parse_sin(const struct sockaddr *addr, socklen_t len, struct sockaddr_in *out)
+int us_sock_parse_sin(const struct sockaddr *addr, socklen_t len, struct sockaddr_in *out)
 {
     if (len < (socklen_t)sizeof(*out))
         return -EINVAL;
@@ -146,7 +165,7 @@ static int parse_sin(const struct sockaddr *addr, socklen_t len, struct sockaddr
 
 /* Copies sin into a user buffer of *len bytes (truncating like Linux) and
  * sets *len to the full size. */
-static int copy_sin_out(const struct sockaddr_in *sin, struct sockaddr *addr, socklen_t *len)
+int us_sock_copy_sin_out(const struct sockaddr_in *sin, struct sockaddr *addr, socklen_t *len)
 {
     if (!addr || !len)
         return -EFAULT;
@@ -170,18 +189,20 @@ static void sock_teardown(struct us_sock *so)
 {
     so->ops->release(so);
     sock_purge(so);
-    if (so->evfd >= 0)
-        close(so->evfd);
-    so->evfd = -1;
+    us_pollfd_close(&so->pf);
     so->closed = true;
 }
 
+/* The stack goes away: its links may be gone already, so TCP connections
+ * are dropped without a word. */
 static void layer_free(struct us_socklayer *L)
 {
     for (int i = 0; i < L->cap; i++) {
         struct us_sock *so = L->tab[i];
         if (!so)
             continue;
+        if (so->type == SOCK_STREAM)
+            us_sock_tcp_forget(so);
         sock_teardown(so);
         if (so->refs == 0)
             sock_destroy(so);
@@ -262,7 +283,9 @@ static int check_type(int type, int *protocol)
             return -EPROTONOSUPPORT;
         return 0;
     case SOCK_STREAM:
-        return -EPROTONOSUPPORT; /* until TCP exists */
+        if (*protocol == 0)
+            *protocol = IPPROTO_TCP;
+        return *protocol == IPPROTO_TCP ? 0 : -EPROTONOSUPPORT;
     case SOCK_RAW:
     case SOCK_SEQPACKET:
     case SOCK_RDM:
@@ -274,17 +297,11 @@ static int check_type(int type, int *protocol)
     }
 }
 
-static int sock_create(struct ustack *s, int type, int protocol, bool nonblock)
+static struct us_sock *sock_alloc(struct ustack *s, int type, int protocol, bool nonblock)
 {
-    struct us_socklayer *L = layer_get(s);
-    if (!L)
-        return -ENOMEM;
-    int sd = layer_slot(L);
-    if (sd < 0)
-        return -EMFILE;
     struct us_sock *so = calloc(1, sizeof(*so));
     if (!so)
-        return -ENOMEM;
+        return NULL;
     *so = (struct us_sock){.s = s,
                            .type = type,
                            .protocol = protocol,
@@ -293,15 +310,40 @@ static int sock_create(struct ustack *s, int type, int protocol, bool nonblock)
                            .sndbuf = US_SOCK_SNDBUF_DEFAULT,
                            .rcvtimeo = US_TIME_NEVER,
                            .sndtimeo = US_TIME_NEVER,
-                           .evfd = -1};
-    int rc = us_runtime_cond_init(&so->cv) ? -ENOMEM : 0;
-    if (rc == 0) {
-        rc = protocol == IPPROTO_ICMP ? us_sock_ping_open(so) : us_sock_udp_open(so);
-        if (rc < 0)
-            pthread_cond_destroy(&so->cv);
-    }
-    if (rc < 0) {
+                           .pf = {.app = -1, .own = -1}};
+    if (us_runtime_cond_init(&so->cv)) {
         free(so);
+        return NULL;
+    }
+    return so;
+}
+
+static int sock_open(struct us_sock *so)
+{
+    switch (so->protocol) {
+    case IPPROTO_ICMP:
+        return us_sock_ping_open(so);
+    case IPPROTO_TCP:
+        return us_sock_tcp_open(so);
+    default:
+        return us_sock_udp_open(so);
+    }
+}
+
+static int sock_create(struct ustack *s, int type, int protocol, bool nonblock)
+{
+    struct us_socklayer *L = layer_get(s);
+    if (!L)
+        return -ENOMEM;
+    int sd = layer_slot(L);
+    if (sd < 0)
+        return -EMFILE;
+    struct us_sock *so = sock_alloc(s, type, protocol, nonblock);
+    if (!so)
+        return -ENOMEM;
+    int rc = sock_open(so);
+    if (rc < 0) {
+        sock_destroy(so);
         return rc;
     }
     L->tab[sd] = so;
@@ -328,7 +370,9 @@ int us_close(struct ustack *s, int sd)
     us_runtime_lock(s);
     struct us_sock *so = sock_get(s, sd);
     if (so) {
-        s->sock->tab[sd] = NULL;
+        s->sock->tab[sd] = NULL; /* the number is free; the socket lives on while lingering */
+        if (so->type == SOCK_STREAM)
+            us_sock_tcp_linger(so);
         sock_teardown(so);
         if (so->refs == 0)
             sock_destroy(so);
@@ -344,7 +388,7 @@ int us_close(struct ustack *s, int sd)
 static int sock_bind(struct us_sock *so, const struct sockaddr *addr, socklen_t len)
 {
     struct sockaddr_in sin;
-    int rc = parse_sin(addr, len, &sin);
+    int rc = us_sock_parse_sin(addr, len, &sin);
     if (rc < 0)
         return rc;
     /* Linux accepts AF_UNSPEC only together with INADDR_ANY. */
@@ -367,6 +411,8 @@ int us_bind(struct ustack *s, int sd, const struct sockaddr *addr, socklen_t len
 
 static int sock_connect(struct us_sock *so, const struct sockaddr *addr, socklen_t len)
 {
+    if (so->type == SOCK_STREAM)
+        return us_sock_tcp_connect(so, addr, len);
     if (!addr || len < (socklen_t)sizeof(sa_family_t))
         return -EINVAL;
     if (addr->sa_family == AF_UNSPEC) {
@@ -374,7 +420,7 @@ static int sock_connect(struct us_sock *so, const struct sockaddr *addr, socklen
         return 0;
     }
     struct sockaddr_in sin;
-    int rc = parse_sin(addr, len, &sin);
+    int rc = us_sock_parse_sin(addr, len, &sin);
     if (rc < 0)
         return rc;
     if (sin.sin_family != AF_INET)
@@ -403,7 +449,7 @@ int us_getsockname(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *l
     if (so)
         so->ops->name(so, &sin);
     us_runtime_unlock(s);
-    return set_errno(so ? copy_sin_out(&sin, addr, len) : -EBADF);
+    return set_errno(so ? us_sock_copy_sin_out(&sin, addr, len) : -EBADF);
 }
 
 int us_getpeername(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len)
@@ -418,7 +464,7 @@ int us_getpeername(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *l
             so->ops->peer(so, &sin);
     }
     us_runtime_unlock(s);
-    return set_errno(rc == 0 ? copy_sin_out(&sin, addr, len) : rc);
+    return set_errno(rc == 0 ? us_sock_copy_sin_out(&sin, addr, len) : rc);
 }
 
 /* ---- send ---- */
@@ -440,7 +486,7 @@ static ssize_t sock_sendto(struct us_sock *so, const void *buf, size_t len, int 
     }
     struct sockaddr_in sin, *dst = NULL;
     if (to) {
-        int rc = parse_sin(to, tolen, &sin);
+        int rc = us_sock_parse_sin(to, tolen, &sin);
         if (rc < 0)
             return rc;
         /* UDP takes AF_UNSPEC as AF_INET (udp_sendmsg); ping sockets do not. */
@@ -457,6 +503,8 @@ static ssize_t sock_sendto(struct us_sock *so, const void *buf, size_t len, int 
     int err = sock_take_error(so);
     if (err)
         return -err;
+    if (so->shut_wr)
+        return -EPIPE;
     return so->ops->sendto(so, buf, len, dst);
 }
 
@@ -465,7 +513,11 @@ ssize_t us_sendto(struct ustack *s, int sd, const void *buf, size_t len, int fla
 {
     us_runtime_lock(s);
     struct us_sock *so = sock_get(s, sd);
-    ssize_t rc = so ? sock_sendto(so, buf, len, flags, to, tolen) : -EBADF;
+    ssize_t rc = -EBADF;
+    if (so && so->type == SOCK_STREAM)
+        rc = us_sock_tcp_send(so, buf, len, flags); /* tcp_sendmsg ignores the address */
+    else if (so)
+        rc = sock_sendto(so, buf, len, flags, to, tolen);
     if (so)
         us_runtime_kick_if_earlier(s); /* e.g. an ARP timer armed for this send */
     us_runtime_unlock(s);
@@ -486,30 +538,35 @@ static us_time_t deadline_after(us_time_t timeout)
     return us_clock_monotonic() + timeout;
 }
 
-/* Waits until a datagram or an error is there. 0, or -EAGAIN (non-blocking,
- * timeout, or no runtime to wait for), or -EBADF when closed meanwhile (then
- * so may have been freed). */
+int us_sock_wait(struct us_sock *so, us_time_t timeout, us_time_t *deadline)
+{
+    if (!us_runtime_can_wait(so->s) || timeout == 0)
+        return -EAGAIN;
+    if (*deadline == 0)
+        *deadline = deadline_after(timeout);
+    so->refs++;
+    int rc = us_runtime_wait(so->s, &so->cv, *deadline);
+    so->refs--;
+    if (so->closed) {
+        if (so->refs == 0)
+            sock_destroy(so);
+        return -EBADF;
+    }
+    return rc == ETIMEDOUT ? -EAGAIN : 0;
+}
+
+/* Waits until a datagram, an error or the end (SHUT_RD) is there. 0, or
+ * -EAGAIN (non-blocking, timeout, or no runtime to wait for), or -EBADF
+ * when closed meanwhile (then so may have been freed). */
 static int sock_wait_readable(struct us_sock *so, int flags)
 {
     us_time_t deadline = 0;
-    bool first = true;
     while (!sock_readable(so)) {
-        if (so->nonblock || (flags & MSG_DONTWAIT) || !us_runtime_can_wait(so->s) ||
-            so->rcvtimeo == 0)
+        if (so->nonblock || (flags & MSG_DONTWAIT))
             return -EAGAIN;
-        if (first)
-            deadline = deadline_after(so->rcvtimeo);
-        first = false;
-        so->refs++;
-        int rc = us_runtime_wait(so->s, &so->cv, deadline);
-        so->refs--;
-        if (so->closed) {
-            if (so->refs == 0)
-                sock_destroy(so);
-            return -EBADF;
-        }
-        if (rc == ETIMEDOUT && !sock_readable(so))
-            return -EAGAIN;
+        int rc = us_sock_wait(so, so->rcvtimeo, &deadline);
+        if (rc == -EBADF || (rc < 0 && !sock_readable(so)))
+            return rc;
     }
     return 0;
 }
@@ -538,7 +595,7 @@ static ssize_t sock_dequeue(struct us_sock *so, void *buf, size_t len, int flags
     if (from) {
         struct sockaddr_in sin;
         fill_from(&meta, &sin);
-        int rc = copy_sin_out(&sin, from, fromlen);
+        int rc = us_sock_copy_sin_out(&sin, from, fromlen);
         if (rc < 0)
             return rc;
     }
@@ -561,6 +618,8 @@ static ssize_t sock_recvfrom(struct us_sock *so, void *buf, size_t len, int flag
     int err = sock_take_error(so);
     if (err)
         return -err;
+    if (!so->rxq.head) /* shut down for reading: the end, unless asked not to wait */
+        return so->nonblock || (flags & MSG_DONTWAIT) ? -EAGAIN : 0;
     return sock_dequeue(so, buf, len, flags, from, fromlen);
 }
 
@@ -569,7 +628,14 @@ ssize_t us_recvfrom(struct ustack *s, int sd, void *buf, size_t len, int flags,
 {
     us_runtime_lock(s);
     struct us_sock *so = sock_get(s, sd);
-    ssize_t rc = so ? sock_recvfrom(so, buf, len, flags, from, fromlen) : -EBADF;
+    ssize_t rc = -EBADF;
+    if (so && so->type == SOCK_STREAM) {
+        rc = us_sock_tcp_recv(so, buf, len, flags);
+        if (rc >= 0 && from && fromlen)
+            *fromlen = 0; /* a stream has no per-read source (msg_namelen 0) */
+    } else if (so) {
+        rc = sock_recvfrom(so, buf, len, flags, from, fromlen);
+    }
     us_runtime_unlock(s);
     return set_errno_ssize(rc);
 }
@@ -581,7 +647,7 @@ ssize_t us_recv(struct ustack *s, int sd, void *buf, size_t len, int flags)
 
 /* ---- options ---- */
 
-static int get_int_opt(const void *val, socklen_t len, int *out)
+int us_sock_get_int(const void *val, socklen_t len, int *out)
 {
     if (len < (socklen_t)sizeof(int))
         return -EINVAL;
@@ -611,6 +677,17 @@ static int get_timeo_opt(const void *val, socklen_t len, us_time_t *out)
     return 0;
 }
 
+static int get_linger_opt(const void *val, socklen_t len, struct linger *out)
+{
+    if (len < (socklen_t)sizeof(*out))
+        return -EINVAL;
+    if (!val)
+        return -EFAULT;
+    memcpy(out, val, sizeof(*out));
+    out->l_onoff = out->l_onoff != 0;
+    return 0;
+}
+
 /* Linux doubles the requested size (for bookkeeping overhead), capped by
  * the *_max sysctl and floored at the minimum. */
 static uint32_t buf_size(int val, uint32_t min)
@@ -619,18 +696,8 @@ static uint32_t buf_size(int val, uint32_t min)
     return v * 2 > min ? v * 2 : min;
 }
 
-static int sock_setopt(struct us_sock *so, int level, int name, const void *val, socklen_t len)
+static int sock_setopt_int(struct us_sock *so, int name, int v)
 {
-    if (level != SOL_SOCKET)
-        return -ENOPROTOOPT;
-    if (name == SO_RCVTIMEO)
-        return get_timeo_opt(val, len, &so->rcvtimeo);
-    if (name == SO_SNDTIMEO)
-        return get_timeo_opt(val, len, &so->sndtimeo);
-    int v;
-    int rc = get_int_opt(val, len, &v);
-    if (rc < 0)
-        return rc;
     switch (name) {
     case SO_RCVBUF:
         so->rcvbuf = buf_size(v, US_SOCK_MIN_RCVBUF);
@@ -644,14 +711,38 @@ static int sock_setopt(struct us_sock *so, int level, int name, const void *val,
     case SO_BROADCAST:
         so->broadcast = v != 0;
         return 0;
-    case SO_ERROR:
-    case SO_TYPE:
-    case SO_PROTOCOL:
-    case SO_DOMAIN:
-        return -ENOPROTOOPT; /* read-only */
+    case SO_KEEPALIVE:
+        so->keepalive = v != 0;
+        return 0;
     default:
-        return -ENOPROTOOPT;
+        return -ENOPROTOOPT; /* SO_ERROR, SO_TYPE, SO_PROTOCOL, SO_DOMAIN: read-only */
     }
+}
+
+static int sock_setopt_socket(struct us_sock *so, int name, const void *val, socklen_t len)
+{
+    if (name == SO_RCVTIMEO)
+        return get_timeo_opt(val, len, &so->rcvtimeo);
+    if (name == SO_SNDTIMEO)
+        return get_timeo_opt(val, len, &so->sndtimeo);
+    if (name == SO_LINGER)
+        return get_linger_opt(val, len, &so->linger);
+    int v;
+    int rc = us_sock_get_int(val, len, &v);
+    return rc < 0 ? rc : sock_setopt_int(so, name, v);
+}
+
+static int sock_setopt(struct us_sock *so, int level, int name, const void *val, socklen_t len)
+{
+    bool tcp = so->type == SOCK_STREAM;
+    if (level == IPPROTO_TCP && tcp)
+        return us_sock_tcp_setopt(so, name, val, len);
+    if (level != SOL_SOCKET)
+        return -ENOPROTOOPT;
+    int rc = sock_setopt_socket(so, name, val, len);
+    if (rc == 0 && tcp)
+        us_sock_tcp_apply(so, name);
+    return rc;
 }
 
 int us_setsockopt(struct ustack *s, int sd, int level, int name, const void *val, socklen_t len)
@@ -671,64 +762,83 @@ static struct timeval timeo_tv(us_time_t t)
                             .tv_usec = (suseconds_t)((t % US_SEC) / 1000)};
 }
 
-/* Fills *v (int options) or *tv (timeouts; returns 1) for name. */
-static int sock_getopt_value(struct us_sock *so, int name, int *v, struct timeval *tv)
+union optval {
+    int i;
+    struct timeval tv;
+    struct linger lg;
+};
+
+/* Fills *v for a SOL_SOCKET option; returns its size or -errno. */
+static int sock_getopt_socket(struct us_sock *so, int name, union optval *v)
 {
     switch (name) {
     case SO_RCVTIMEO:
-        *tv = timeo_tv(so->rcvtimeo);
-        return 1;
+        v->tv = timeo_tv(so->rcvtimeo);
+        return sizeof(v->tv);
     case SO_SNDTIMEO:
-        *tv = timeo_tv(so->sndtimeo);
-        return 1;
+        v->tv = timeo_tv(so->sndtimeo);
+        return sizeof(v->tv);
+    case SO_LINGER:
+        v->lg = so->linger;
+        return sizeof(v->lg);
     case SO_RCVBUF:
-        *v = (int)so->rcvbuf;
-        return 0;
+        v->i = (int)so->rcvbuf;
+        break;
     case SO_SNDBUF:
-        *v = (int)so->sndbuf;
-        return 0;
+        v->i = (int)so->sndbuf;
+        break;
     case SO_REUSEADDR:
-        *v = so->reuseaddr;
-        return 0;
+        v->i = so->reuseaddr;
+        break;
     case SO_BROADCAST:
-        *v = so->broadcast;
-        return 0;
+        v->i = so->broadcast;
+        break;
+    case SO_KEEPALIVE:
+        v->i = so->keepalive;
+        break;
     case SO_ERROR:
-        *v = sock_take_error(so);
-        return 0;
+        v->i = sock_take_error(so);
+        break;
     case SO_TYPE:
-        *v = so->type;
-        return 0;
+        v->i = so->type;
+        break;
     case SO_PROTOCOL:
-        *v = so->protocol;
-        return 0;
+        v->i = so->protocol;
+        break;
     case SO_DOMAIN:
-        *v = AF_INET;
-        return 0;
+        v->i = AF_INET;
+        break;
+    case SO_ACCEPTCONN:
+        v->i = so->type == SOCK_STREAM && so->tcp.pcb->state == TCP_LISTEN;
+        break;
     default:
         return -ENOPROTOOPT;
     }
+    return sizeof(v->i);
 }
 
 static int sock_getopt(struct us_sock *so, int level, int name, void *val, socklen_t *len)
 {
-    if (level != SOL_SOCKET)
-        return -ENOPROTOOPT;
     if (!len)
         return -EFAULT;
     if ((int)*len < 0)
         return -EINVAL;
-    int v = 0;
-    struct timeval tv;
-    int kind = sock_getopt_value(so, name, &v, &tv);
-    if (kind < 0)
-        return kind;
-    const void *src = kind ? (const void *)&tv : (const void *)&v;
-    size_t size = kind ? sizeof(tv) : sizeof(v);
-    size_t n = *len < size ? *len : size; /* Linux copies what fits */
+    union optval v;
+    int size;
+    if (level == IPPROTO_TCP && so->type == SOCK_STREAM) {
+        size = us_sock_tcp_getopt(so, name, &v.i);
+        size = size < 0 ? size : (int)sizeof(v.i);
+    } else if (level == SOL_SOCKET) {
+        size = sock_getopt_socket(so, name, &v);
+    } else {
+        size = -ENOPROTOOPT;
+    }
+    if (size < 0)
+        return size;
+    size_t n = *len < (socklen_t)size ? *len : (size_t)size; /* Linux copies what fits */
     if (n && !val)
         return -EFAULT;
-    memcpy(val, src, n);
+    memcpy(val, &v, n);
     *len = (socklen_t)n;
     return 0;
 }
@@ -752,15 +862,103 @@ int us_set_nonblocking(struct ustack *s, int sd, int on)
     return set_errno(so ? 0 : -EBADF);
 }
 
+/* ---- listen, accept, shutdown ---- */
+
+int us_listen(struct ustack *s, int sd, int backlog)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = -EBADF;
+    if (so)
+        rc = so->type == SOCK_STREAM ? us_sock_tcp_listen(so, backlog) : -EOPNOTSUPP;
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+/* A new descriptor for a connection taken from listener l. */
+static int sock_accepted(struct us_sock *l, struct us_tcp_pcb *child, int flags)
+{
+    struct us_socklayer *L = l->s->sock;
+    int sd = layer_slot(L);
+    struct us_sock *so =
+        sd < 0 ? NULL : sock_alloc(l->s, SOCK_STREAM, IPPROTO_TCP, flags & SOCK_NONBLOCK);
+    if (!so) {
+        us_tcp_abort(child); /* the peer learns at once */
+        return sd < 0 ? -EMFILE : -ENOMEM;
+    }
+    us_sock_tcp_adopt(so, l, child);
+    L->tab[sd] = so;
+    return sd;
+}
+
+static int sock_accept(struct us_sock *l, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    if (l->type != SOCK_STREAM)
+        return -EOPNOTSUPP;
+    if (addr && (!len || (int)*len < 0))
+        return len ? -EINVAL : -EFAULT;
+    int err = 0;
+    struct us_tcp_pcb *child = us_sock_tcp_accept_pcb(l, &err);
+    if (!child)
+        return err;
+    int sd = sock_accepted(l, child, flags);
+    if (sd >= 0 && addr) {
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = child->remote.v4,
+                                  .sin_port = htons(child->rport)};
+        us_sock_copy_sin_out(&sin, addr, len);
+    }
+    return sd;
+}
+
+int us_accept4(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = so ? sock_accept(so, addr, len, flags) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
+int us_accept(struct ustack *s, int sd, struct sockaddr *addr, socklen_t *len)
+{
+    return us_accept4(s, sd, addr, len, 0);
+}
+
+/* inet_shutdown() on a datagram socket: the directions are shut even when
+ * it is not connected, which is then ENOTCONN all the same. */
+static int dgram_shutdown(struct us_sock *so, int how)
+{
+    so->shut_rd |= how != SHUT_WR;
+    so->shut_wr |= how != SHUT_RD;
+    us_sock_wake(so);
+    return so->ops->connected(so) ? 0 : -ENOTCONN;
+}
+
+int us_shutdown(struct ustack *s, int sd, int how)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    int rc = -EBADF;
+    if (so && how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        rc = -EINVAL;
+    else if (so)
+        rc = so->type == SOCK_STREAM ? us_sock_tcp_shutdown(so, how) : dgram_shutdown(so, how);
+    us_runtime_unlock(s);
+    return set_errno(rc);
+}
+
 int us_socket_pollfd(struct ustack *s, int sd)
 {
     us_runtime_lock(s);
     struct us_sock *so = sock_get(s, sd);
-    int rc = so ? so->evfd : -EBADF;
-    if (so && so->evfd < 0) {
-        so->ev_ready = sock_readable(so);
-        so->evfd = eventfd(so->ev_ready ? 1 : 0, EFD_NONBLOCK | EFD_CLOEXEC);
-        rc = so->evfd >= 0 ? so->evfd : -errno;
+    int rc = so ? so->pf.app : -EBADF;
+    if (so && so->pf.app < 0) {
+        rc = us_pollfd_open(&so->pf, so->type == SOCK_STREAM, sock_mask(so));
+        if (rc == 0)
+            rc = so->pf.app;
     }
     us_runtime_unlock(s);
     return set_errno(rc);

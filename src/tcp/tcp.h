@@ -49,6 +49,7 @@ typedef void (*us_tcp_event_fn)(void *ctx, struct us_tcp_pcb *pcb, unsigned even
 #define TCP_RTO_INIT (1 * US_SEC)
 #define TCP_RTO_MIN (200 * US_MSEC) /* Linux TCP_RTO_MIN */
 #define TCP_RTO_MAX (120 * US_SEC)
+#define TCP_RTO_AFTER_SYN_LOSS (3 * US_SEC) /* RFC 6298 5.7 */
 #define TCP_SYN_RETRIES 6
 #define TCP_SYNACK_RETRIES 5
 #define TCP_DATA_RETRIES 15
@@ -108,10 +109,11 @@ struct us_tcp_pcb {
     uint32_t bytes_acked; /* appropriate byte counting in congestion avoidance */
     uint8_t dupacks;
     bool in_recovery;
-    uint32_t recover;                      /* RFC 6582 / RFC 6675 RecoveryPoint */
-    uint32_t high_rxt;                     /* RFC 6675 HighRxt */
-    bool in_loss;                          /* after a timeout: resending from rtx_nxt, go-back-N */
-    uint32_t rtx_nxt;                      /* SND.NXT stays the highest sent; this walks up to it */
+    uint32_t recover;  /* RFC 6582 / RFC 6675 RecoveryPoint */
+    uint32_t high_rxt; /* RFC 6675 HighRxt */
+    bool in_loss;      /* after a timeout: resending from rtx_nxt, go-back-N */
+    uint32_t rtx_nxt;  /* SND.NXT stays the highest sent; this walks up to it */
+    bool rescue_done;  /* RFC 6675 rule (4): one rescue retransmission per recovery */
     struct tcp_range score[TCP_SCORE_MAX]; /* SACKed ranges above snd_una */
     uint8_t nscore;
     uint64_t retransmits; /* segments retransmitted, for iperf3 */
@@ -264,6 +266,8 @@ uint32_t tcp_sack_pipe(const struct us_tcp_pcb *pcb);
 bool tcp_sack_is_lost(const struct us_tcp_pcb *pcb, uint32_t seq);
 /* RFC 6675 NextSeg: a hole to retransmit; false when none. */
 bool tcp_sack_next_hole(const struct us_tcp_pcb *pcb, uint32_t *seq, uint32_t *len);
+/* RFC 6675 NextSeg rule (3): an unSACKed hole above HighRxt, lost or not. */
+bool tcp_sack_next_unsacked(const struct us_tcp_pcb *pcb, uint32_t *seq, uint32_t *len);
 bool tcp_sack_is_sacked(const struct us_tcp_pcb *pcb, uint32_t seq, uint32_t *until);
 /* The SACK blocks we advertise as a receiver (RFC 2018 section 4). */
 void tcp_sack_fill_blocks(const struct us_tcp_pcb *pcb, struct tcp_opts *o);

@@ -101,6 +101,7 @@ static void enter_recovery(struct us_tcp_pcb *pcb)
     pcb->recover = pcb->snd_max;
     pcb->in_recovery = true;
     pcb->high_rxt = pcb->snd_una;
+    pcb->rescue_done = false;
     pcb->rtt_timing = false;
     us_count_event(pcb->stack, US_EV_tcp_fast_retransmit);
     if (pcb->sack_ok) {
@@ -325,10 +326,11 @@ static bool process_data(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     pcb->rcv_nxt = tcp_rcvbuf_advance(&pcb->rcv, pcb->rcv_nxt, len);
     /* RFC 9293 3.8.6.3: an ACK for at least every second full segment;
      * one that fills a hole goes at once (RFC 5681 4.2). */
-    bool ack_now = filled_hole || (len >= pcb->mss && ++pcb->unacked_segs >= 2);
+    bool fin_now = pcb->ooo_fin && pcb->rcv_nxt == pcb->ooo_fin_seq;
+    bool ack_now = filled_hole || fin_now || (len >= pcb->mss && ++pcb->unacked_segs >= 2);
     if (!ack_now)
         tcp_schedule_delack(pcb);
-    if (pcb->ooo_fin && pcb->rcv_nxt == pcb->ooo_fin_seq)
+    if (fin_now)
         accept_fin(pcb); /* tells the owner too */
     else
         tcp_notify(pcb, US_TCP_EV_READABLE);
@@ -397,9 +399,12 @@ static bool syn_received_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     pcb->max_snd_wnd = pcb->snd_wnd;
     pcb->snd_wl1 = th->seq;
     pcb->snd_wl2 = th->ack;
+    bool syn_resent = pcb->backoff > 0;
     pcb->backoff = 0;
     us_timer_cancel(pcb->stack, &pcb->rtx_timer);
     rtt_from_ack(pcb, th);
+    if (syn_resent && pcb->srtt == 0)
+        pcb->rto = TCP_RTO_AFTER_SYN_LOSS;
     tcp_keepalive_reset(pcb);
     if (l)
         tcp_notify(l, US_TCP_EV_ACCEPTABLE);
@@ -475,6 +480,29 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
         tcp_send_syn(pcb); /* our SYN-ACK was lost */
         return INPUT_DONE;
     }
+    /* RFC 9293 figure 8: in a simultaneous open our SYN-ACK crosses the
+     * peer's, which acknowledges our SYN and repeats its own. */
+    if (pcb->state == TCP_SYN_RECEIVED &&
+        (th->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) && th->seq == pcb->irs &&
+        th->ack == pcb->snd_nxt) {
+        if (syn_received_ack(pcb, th) && !tcp_pcb_gone(pcb))
+            tcp_send_ack(pcb);
+        return INPUT_DONE;
+    }
+    /* RFC 9293 3.10.7.4 eighth: a retransmitted FIN in TIME-WAIT is
+     * acknowledged and restarts the 2 MSL wait. */
+    if (pcb->state == TCP_TIME_WAIT && (th->flags & TCP_FIN) && !(th->flags & TCP_RST) &&
+        th->seq + th->plen + 1 == pcb->rcv_nxt) {
+        tcp_send_ack(pcb);
+        tcp_enter_timewait(pcb);
+        return INPUT_DONE;
+    }
+    /* RFC 7323 3.2: once timestamps are agreed, a segment without one
+     * (other than a RST) is silently dropped. */
+    if (pcb->ts_ok && !th->opt.ts_ok && !(th->flags & TCP_RST)) {
+        us_count_drop(s, US_P_tcp, US_DROP_tcp_no_timestamp);
+        return INPUT_DONE;
+    }
     if (paws_reject(pcb, th)) {
         us_count_drop(s, US_P_tcp, US_DROP_tcp_paws);
         tcp_send_ack(pcb);
@@ -512,6 +540,14 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     if (!process_ack(pcb, th) || tcp_pcb_gone(pcb))
         return INPUT_DONE;
     uint64_t tx_before = s->cnt.tx[US_P_tcp];
+    /* RFC 1122 4.2.2.13 / RFC 2525: new data for a connection whose owner
+     * closed it can never be read: reset. */
+    if (pcb->user_closed && th->plen && seq_gt(th->seq + th->plen, pcb->rcv_nxt) &&
+        (pcb->state == TCP_FIN_WAIT_1 || pcb->state == TCP_FIN_WAIT_2)) {
+        tcp_send_rst(pcb);
+        tcp_closed(pcb, 0);
+        return INPUT_DONE;
+    }
     bool ack_now = false;
     bool takes_data = pcb->state == TCP_ESTABLISHED || pcb->state == TCP_FIN_WAIT_1 ||
                       pcb->state == TCP_FIN_WAIT_2;
@@ -560,8 +596,11 @@ static void syn_sent_input(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     }
     pcb->snd_una = th->ack;
     pcb->snd_wl2 = th->ack;
+    bool syn_resent = pcb->backoff > 0;
     pcb->backoff = 0;
     rtt_from_ack(pcb, th);
+    if (syn_resent && pcb->srtt == 0)
+        pcb->rto = TCP_RTO_AFTER_SYN_LOSS;
     us_timer_cancel(pcb->stack, &pcb->rtx_timer);
     tcp_set_state(pcb, TCP_ESTABLISHED);
     tcp_keepalive_reset(pcb);
@@ -767,9 +806,14 @@ void us_tcp_icmp_error(struct ustack *s, const struct ip4_view *inner, const uin
     }
     if (type == ICMP4_DEST_UNREACH && code == ICMP4_UNREACH_FRAG_NEEDED) {
         uint32_t mtu = ntohl(rest) & 0xffff;
-        if (mtu >= 68 && mtu - IP4_HLEN - TCP_HLEN < pcb->mss) {
-            pcb->mss = (uint16_t)(mtu - IP4_HLEN - TCP_HLEN);
-            pcb->snd_nxt = pcb->snd_una; /* resend in smaller pieces */
+        uint32_t opts = pcb->ts_ok ? TCP_TS_ROOM : 0;
+        if (mtu >= 68 + opts && mtu - IP4_HLEN - TCP_HLEN - opts < pcb->mss) {
+            pcb->mss = (uint16_t)(mtu - IP4_HLEN - TCP_HLEN - opts);
+            /* Resend what is outstanding in smaller pieces (RFC 1191),
+             * as after a timeout but without touching cwnd. */
+            pcb->in_loss = true;
+            pcb->rtx_nxt = pcb->snd_una;
+            pcb->recover = pcb->snd_max;
             tcp_output(pcb);
         }
         return;

@@ -22,13 +22,13 @@ uint32_t tcp_flight(const struct us_tcp_pcb *pcb)
 uint32_t tcp_rcv_window(const struct us_tcp_pcb *pcb)
 {
     uint32_t space = tcp_rcvbuf_space(&pcb->rcv);
-    uint32_t edge = pcb->rcv_nxt + space;
+    uint32_t max = 65535u << pcb->rcv_wscale;
+    uint32_t edge = pcb->rcv_nxt + (space < max ? space : max);
     uint32_t thresh = pcb->rcv.limit / 2 < pcb->mss ? pcb->rcv.limit / 2 : pcb->mss;
     if (seq_lt(edge, pcb->rcv_adv) ||
         (seq_gt(pcb->rcv_adv, pcb->rcv_nxt) && edge - pcb->rcv_adv < thresh))
         edge = seq_max(pcb->rcv_adv, pcb->rcv_nxt);
     uint32_t wnd = edge - pcb->rcv_nxt;
-    uint32_t max = 65535u << pcb->rcv_wscale;
     return wnd > max ? max : wnd;
 }
 
@@ -231,7 +231,38 @@ static void queue_fin(struct us_tcp_pcb *pcb)
         tcp_set_state(pcb, TCP_LAST_ACK);
 }
 
-/* RFC 6675 5 (C): retransmit holes while the pipe leaves room. */
+static bool new_data_sendable(const struct us_tcp_pcb *pcb)
+{
+    return seq_lt(pcb->snd_nxt, data_end(pcb)) && seq_lt(pcb->snd_nxt, pcb->snd_una + pcb->snd_wnd);
+}
+
+static void resend(struct us_tcp_pcb *pcb, uint32_t seq, uint32_t len)
+{
+    tcp_send_segment(pcb, seq, len, TCP_ACK);
+    pcb->retransmits++;
+    us_count_event(pcb->stack, US_EV_tcp_retransmit);
+}
+
+/* RFC 6675 NextSeg rule (4): once per recovery, the segment holding the
+ * highest outstanding unSACKed byte (the tail, when no ACKs will come). */
+static bool rescue(struct us_tcp_pcb *pcb)
+{
+    if (pcb->rescue_done)
+        return false;
+    uint32_t hole_start = pcb->nscore ? pcb->score[pcb->nscore - 1].end : pcb->snd_una;
+    uint32_t end = seq_min(pcb->snd_max, data_end(pcb));
+    if (!seq_lt(hole_start, pcb->snd_max))
+        return false;
+    uint32_t start = seq_lt(hole_start, end)
+                         ? seq_max(hole_start, end - seq_min(end - hole_start, pcb->mss))
+                         : end;
+    pcb->rescue_done = true;
+    resend(pcb, start, end - start);
+    return true;
+}
+
+/* RFC 6675 5 (C): while the pipe leaves room, send by NextSeg: lost holes
+ * (1), new data (2, left to tcp_output), other holes (3), a rescue (4). */
 static bool sack_recovery_send(struct us_tcp_pcb *pcb)
 {
     bool sent = false;
@@ -240,12 +271,17 @@ static bool sack_recovery_send(struct us_tcp_pcb *pcb)
         if (pipe >= pcb->cwnd || pcb->cwnd - pipe < pcb->mss)
             break;
         uint32_t seq, len;
-        if (!tcp_sack_next_hole(pcb, &seq, &len))
+        if (tcp_sack_next_hole(pcb, &seq, &len)) {
+            resend(pcb, seq, len);
+            pcb->high_rxt = seq + len;
+        } else if (new_data_sendable(pcb)) {
             break;
-        tcp_send_segment(pcb, seq, len, TCP_ACK);
-        pcb->high_rxt = seq + len;
-        pcb->retransmits++;
-        us_count_event(pcb->stack, US_EV_tcp_retransmit);
+        } else if (tcp_sack_next_unsacked(pcb, &seq, &len)) {
+            resend(pcb, seq, len);
+            pcb->high_rxt = seq + len;
+        } else if (!rescue(pcb)) {
+            break;
+        }
         sent = true;
     }
     return sent;

@@ -467,6 +467,9 @@ ssize_t us_tcp_send(struct us_tcp_pcb *pcb, const void *buf, size_t len, bool mo
 static void window_update(struct us_tcp_pcb *pcb)
 {
     uint32_t avail = tcp_rcvbuf_space(&pcb->rcv);
+    uint32_t max = 65535u << pcb->rcv_wscale;
+    if (avail > max)
+        avail = max; /* what can be advertised at all */
     uint32_t adv = pcb->rcv_adv - pcb->rcv_nxt;
     uint32_t thresh = pcb->rcv.limit / 2 < pcb->mss ? pcb->rcv.limit / 2 : pcb->mss;
     if (avail > adv && avail - adv >= thresh && avail - adv >= (1u << pcb->rcv_wscale))

@@ -134,6 +134,21 @@ bool tcp_sack_next_hole(const struct us_tcp_pcb *pcb, uint32_t *seq, uint32_t *l
     return false;
 }
 
+bool tcp_sack_next_unsacked(const struct us_tcp_pcb *pcb, uint32_t *seq, uint32_t *len)
+{
+    for (int k = 0; k < pcb->nscore; k++) { /* only holes below the highest SACK */
+        uint32_t a, b;
+        hole(pcb, k, &a, &b);
+        uint32_t start = seq_max(a, pcb->high_rxt);
+        if (!seq_lt(start, b))
+            continue;
+        *seq = start;
+        *len = b - start < pcb->mss ? b - start : pcb->mss;
+        return true;
+    }
+    return false;
+}
+
 /* RFC 2018 4: the first block holds the segment that arrived last, then the
  * others, most recent first (we approximate recency by height). */
 void tcp_sack_fill_blocks(const struct us_tcp_pcb *pcb, struct tcp_opts *o)
