@@ -84,7 +84,7 @@ static struct us_pkt *make_room_for_meta(struct us_sock *so, struct us_pkt *p)
 }
 
 void us_sock_enqueue(struct us_sock *so, struct us_pkt *p, const struct us_addr *src,
-                     uint16_t sport, enum us_proto proto)
+                     uint16_t sport, int ttl, enum us_proto proto)
 {
     /* Like Linux (__udp_enqueue_schedule_skb), admit while the queue holds
      * no more than rcvbuf, so one datagram always fits an empty queue. */
@@ -98,7 +98,7 @@ void us_sock_enqueue(struct us_sock *so, struct us_pkt *p, const struct us_addr 
         us_count_drop(so->s, proto, US_DROP_no_buffer);
         return;
     }
-    struct us_sock_meta meta = {.src = *src, .sport = sport};
+    struct us_sock_meta meta = {.src = *src, .sport = sport, .ttl = (int16_t)ttl};
     memcpy(us_pkt_push(p, sizeof(meta)), &meta, sizeof(meta));
     so->rx_bytes += pkt_truesize(p);
     us_pktq_push(&so->rxq, p);
@@ -577,28 +577,66 @@ static void fill_from(const struct us_sock_meta *meta, struct sockaddr_in *sin)
         .sin_family = AF_INET, .sin_port = htons(meta->sport), .sin_addr.s_addr = meta->src.v4};
 }
 
+static size_t iov_total(const struct msghdr *msg)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++)
+        total += msg->msg_iov[i].iov_len;
+    return total;
+}
+
+static int copy_to_iov(const struct msghdr *msg, const uint8_t *src, size_t len)
+{
+    for (size_t i = 0; i < msg->msg_iovlen && len; i++) {
+        size_t n = msg->msg_iov[i].iov_len < len ? msg->msg_iov[i].iov_len : len;
+        if (n && !msg->msg_iov[i].iov_base)
+            return -EFAULT;
+        memcpy(msg->msg_iov[i].iov_base, src, n);
+        src += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* IP_RECVTTL: the TTL as an IP_TTL control message (ip_cmsg_recv_ttl). */
+static void put_ttl(struct msghdr *msg, int ttl)
+{
+    if (!msg->msg_control || msg->msg_controllen < CMSG_SPACE(sizeof(int))) {
+        msg->msg_flags |= MSG_CTRUNC;
+        msg->msg_controllen = 0;
+        return;
+    }
+    struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_TTL;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &ttl, sizeof(ttl));
+    msg->msg_controllen = CMSG_SPACE(sizeof(int));
+}
+
 /* Copies the head datagram out. Like Linux, a datagram longer than the
- * buffer is truncated and the rest is lost (unless MSG_PEEK); MSG_TRUNC
- * returns its real length. */
-static ssize_t sock_dequeue(struct us_sock *so, void *buf, size_t len, int flags,
-                            struct sockaddr *from, socklen_t *fromlen)
+ * buffer is truncated (MSG_TRUNC in msg_flags) and the rest is lost
+ * (unless MSG_PEEK); the MSG_TRUNC flag returns its real length. */
+static ssize_t sock_dequeue(struct us_sock *so, struct msghdr *msg, int flags)
 {
     struct us_pkt *p = so->rxq.head;
     struct us_sock_meta meta;
     memcpy(&meta, p->data, sizeof(meta));
-    size_t dlen = p->len - sizeof(meta);
-    size_t n = dlen < len ? dlen : len;
-    if (n && !buf)
-        return -EFAULT;
-    if (n)
-        memcpy(buf, p->data + sizeof(meta), n);
-    if (from) {
+    size_t dlen = p->len - sizeof(meta), room = iov_total(msg);
+    size_t n = dlen < room ? dlen : room;
+    int rc = copy_to_iov(msg, p->data + sizeof(meta), n);
+    if (rc == 0 && msg->msg_name) {
         struct sockaddr_in sin;
         fill_from(&meta, &sin);
-        int rc = us_sock_copy_sin_out(&sin, from, fromlen);
-        if (rc < 0)
-            return rc;
+        rc = us_sock_copy_sin_out(&sin, msg->msg_name, &msg->msg_namelen);
     }
+    if (rc < 0)
+        return rc;
+    msg->msg_flags = n < dlen ? MSG_TRUNC : 0;
+    if (so->recvttl && meta.ttl >= 0)
+        put_ttl(msg, meta.ttl);
+    else
+        msg->msg_controllen = 0;
     if (!(flags & MSG_PEEK)) {
         us_pktq_pop(&so->rxq);
         so->rx_bytes -= pkt_truesize(p);
@@ -608,8 +646,7 @@ static ssize_t sock_dequeue(struct us_sock *so, void *buf, size_t len, int flags
     return (flags & MSG_TRUNC) ? (ssize_t)dlen : (ssize_t)n;
 }
 
-static ssize_t sock_recvfrom(struct us_sock *so, void *buf, size_t len, int flags,
-                             struct sockaddr *from, socklen_t *fromlen)
+static ssize_t sock_recvmsg(struct us_sock *so, struct msghdr *msg, int flags)
 {
     int rc = sock_wait_readable(so, flags); /* Linux ignores MSG_OOB here */
     if (rc < 0)
@@ -620,24 +657,63 @@ static ssize_t sock_recvfrom(struct us_sock *so, void *buf, size_t len, int flag
         return -err;
     if (!so->rxq.head) /* shut down for reading: the end, unless asked not to wait */
         return so->nonblock || (flags & MSG_DONTWAIT) ? -EAGAIN : 0;
-    return sock_dequeue(so, buf, len, flags, from, fromlen);
+    return sock_dequeue(so, msg, flags);
+}
+
+/* A stream fills the buffers in turn as one read would: the first waits
+ * as asked, the others take what is there (all, with MSG_WAITALL). */
+static ssize_t tcp_recvmsg(struct us_sock *so, struct msghdr *msg, int flags)
+{
+    ssize_t total = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++) {
+        const struct iovec *v = &msg->msg_iov[i];
+        if (v->iov_len == 0)
+            continue;
+        ssize_t n = us_sock_tcp_recv(so, v->iov_base, v->iov_len, flags);
+        if (n < 0 && total == 0)
+            return n;
+        if (n <= 0)
+            break;
+        total += n;
+        if ((size_t)n < v->iov_len || (flags & MSG_PEEK))
+            break;
+        if (!(flags & MSG_WAITALL))
+            flags |= MSG_DONTWAIT;
+    }
+    msg->msg_namelen = 0; /* a stream has no per-read source */
+    msg->msg_controllen = 0;
+    msg->msg_flags = 0;
+    return total;
+}
+
+static ssize_t sock_recv_any(struct us_sock *so, struct msghdr *msg, int flags)
+{
+    if (msg->msg_name && (int)msg->msg_namelen < 0)
+        return -EINVAL;
+    return so->type == SOCK_STREAM ? tcp_recvmsg(so, msg, flags) : sock_recvmsg(so, msg, flags);
+}
+
+ssize_t us_recvmsg(struct ustack *s, int sd, struct msghdr *msg, int flags)
+{
+    us_runtime_lock(s);
+    struct us_sock *so = sock_get(s, sd);
+    ssize_t rc = so ? (msg ? sock_recv_any(so, msg, flags) : -EFAULT) : -EBADF;
+    us_runtime_unlock(s);
+    return set_errno_ssize(rc);
 }
 
 ssize_t us_recvfrom(struct ustack *s, int sd, void *buf, size_t len, int flags,
                     struct sockaddr *from, socklen_t *fromlen)
 {
-    us_runtime_lock(s);
-    struct us_sock *so = sock_get(s, sd);
-    ssize_t rc = -EBADF;
-    if (so && so->type == SOCK_STREAM) {
-        rc = us_sock_tcp_recv(so, buf, len, flags);
-        if (rc >= 0 && from && fromlen)
-            *fromlen = 0; /* a stream has no per-read source (msg_namelen 0) */
-    } else if (so) {
-        rc = sock_recvfrom(so, buf, len, flags, from, fromlen);
-    }
-    us_runtime_unlock(s);
-    return set_errno_ssize(rc);
+    if (from && !fromlen)
+        return set_errno_ssize(-EFAULT);
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {
+        .msg_name = from, .msg_namelen = from ? *fromlen : 0, .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t rc = us_recvmsg(s, sd, &msg, flags);
+    if (rc >= 0 && from)
+        *fromlen = msg.msg_namelen;
+    return rc;
 }
 
 ssize_t us_recv(struct ustack *s, int sd, void *buf, size_t len, int flags)
@@ -732,11 +808,25 @@ static int sock_setopt_socket(struct us_sock *so, int name, const void *val, soc
     return rc < 0 ? rc : sock_setopt_int(so, name, v);
 }
 
+/* IPPROTO_IP: IP_RECVTTL only. */
+static int sock_setopt_ip(struct us_sock *so, int name, const void *val, socklen_t len)
+{
+    if (name != IP_RECVTTL)
+        return -ENOPROTOOPT;
+    int v;
+    int rc = us_sock_get_int(val, len, &v);
+    if (rc == 0)
+        so->recvttl = v != 0;
+    return rc;
+}
+
 static int sock_setopt(struct us_sock *so, int level, int name, const void *val, socklen_t len)
 {
     bool tcp = so->type == SOCK_STREAM;
     if (level == IPPROTO_TCP && tcp)
         return us_sock_tcp_setopt(so, name, val, len);
+    if (level == IPPROTO_IP)
+        return sock_setopt_ip(so, name, val, len);
     if (level != SOL_SOCKET)
         return -ENOPROTOOPT;
     int rc = sock_setopt_socket(so, name, val, len);
@@ -830,6 +920,9 @@ static int sock_getopt(struct us_sock *so, int level, int name, void *val, sockl
         size = size < 0 ? size : (int)sizeof(v.i);
     } else if (level == SOL_SOCKET) {
         size = sock_getopt_socket(so, name, &v);
+    } else if (level == IPPROTO_IP && name == IP_RECVTTL) {
+        v.i = so->recvttl;
+        size = sizeof(v.i);
     } else {
         size = -ENOPROTOOPT;
     }

@@ -98,6 +98,7 @@ struct us_sock {
     bool reuseaddr;
     bool broadcast;
     bool keepalive;
+    bool recvttl;          /* IP_RECVTTL */
     bool shut_rd, shut_wr; /* datagram sockets: shutdown() */
     struct linger linger;
     int so_error; /* pending error (positive errno), 0 when none */
@@ -146,6 +147,7 @@ struct us_socklayer {
 struct us_sock_meta {
     struct us_addr src;
     uint16_t sport; /* host order */
+    int16_t ttl;    /* of the IP header, -1 when not known */
 };
 
 int us_sock_udp_open(struct us_sock *so);
@@ -156,7 +158,7 @@ int us_sock_tcp_open(struct us_sock *so);
  * drops it when the receive buffer is full, counting the drop under proto.
  * Wakes readers and the pollfd. */
 void us_sock_enqueue(struct us_sock *so, struct us_pkt *p, const struct us_addr *src,
-                     uint16_t sport, enum us_proto proto);
+                     uint16_t sport, int ttl, enum us_proto proto);
 /* Sets the pending error and wakes readers and the pollfd. */
 void us_sock_set_error(struct us_sock *so, int err);
 

@@ -10,9 +10,8 @@
 
 static void ping_echo_cb(void *ctx, struct us_pkt *p, uint32_t src, uint8_t ttl)
 {
-    (void)ttl;
     struct us_addr from = us_addr4(src);
-    us_sock_enqueue(ctx, p, &from, 0, US_P_icmp4);
+    us_sock_enqueue(ctx, p, &from, 0, ttl, US_P_icmp4);
 }
 
 static bool ping_id_in_use(struct ustack *s, uint16_t id)

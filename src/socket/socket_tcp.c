@@ -8,7 +8,6 @@
  * again, as on Linux (tcp_disconnect): the core connection is replaced by
  * a fresh one that keeps the options and the address the application bound. */
 #include <errno.h>
-#include <string.h>
 
 #include "runtime/runtime_internal.h"
 #include "socket/socket_internal.h"
@@ -215,6 +214,7 @@ void us_sock_tcp_adopt(struct us_sock *so, const struct us_sock *l, struct us_tc
     so->reuseaddr = l->reuseaddr;
     so->broadcast = l->broadcast;
     so->keepalive = l->keepalive;
+    so->recvttl = l->recvttl;
     so->linger = l->linger;
     so->rcvbuf = l->rcvbuf;
     so->sndbuf = l->sndbuf;

@@ -9,7 +9,7 @@ static void udp_recv_cb(void *ctx, struct us_udp_pcb *pcb, struct us_pkt *p,
 {
     (void)pcb;
     (void)dst;
-    us_sock_enqueue(ctx, p, src, sport, US_P_udp);
+    us_sock_enqueue(ctx, p, src, sport, -1, US_P_udp);
 }
 
 /* Without IP_RECVERR Linux reports only hard ICMP errors, and only on a

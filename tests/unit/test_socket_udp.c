@@ -143,12 +143,17 @@ static uint16_t local_port(struct ustack *s, int sd)
     return ntohs(sin.sin_port);
 }
 
-static bool pollfd_readable(int fd)
+static short pollfd_revents(int fd)
 {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP};
     int n = poll(&pfd, 1, 0);
     assert_true(n >= 0);
-    return n == 1 && (pfd.revents & POLLIN);
+    return n == 1 ? pfd.revents : 0;
+}
+
+static bool pollfd_readable(int fd)
+{
+    return pollfd_revents(fd) & POLLIN;
 }
 
 /* Sends one datagram from socket a of stack A to b on stack B and reads it,
@@ -447,13 +452,14 @@ static void test_udp_connected_gets_port_unreachable(void **state)
     assert_true(fd >= 0);
 
     assert_int_equal(us_send(s, a, "knock", 5, 0), 5);
-    assert_false(pollfd_readable(fd));
+    assert_int_equal(pollfd_revents(fd), POLLOUT);
     settle(fx);
     assert_int_equal(us_counter_get(fx->s[1], "drop.udp_no_port"), 1);
-    assert_true(pollfd_readable(fd)); /* an error pending counts */
+    /* As datagram_poll(): an error pending is POLLERR, not POLLIN. */
+    assert_int_equal(pollfd_revents(fd) & (POLLIN | POLLOUT | POLLERR), POLLOUT | POLLERR);
     char buf[8];
     expect_errno(us_recv(s, a, buf, sizeof buf, 0), ECONNREFUSED);
-    assert_false(pollfd_readable(fd));
+    assert_int_equal(pollfd_revents(fd) & (POLLIN | POLLOUT | POLLERR), POLLOUT);
     expect_errno(us_recv(s, a, buf, sizeof buf, 0), EAGAIN); /* reported once */
 
     /* Again; this time SO_ERROR reads and clears it, and the next send
@@ -462,11 +468,13 @@ static void test_udp_connected_gets_port_unreachable(void **state)
     fx->now += US_SEC; /* let the peer's ICMP rate limiter refill */
     us_poll(fx->s[1], fx->now);
     settle(fx);
+    assert_true(pollfd_revents(fd) & POLLERR); /* raised again after a clear */
     int err = 0;
     len = sizeof err;
     assert_int_equal(us_getsockopt(s, a, SOL_SOCKET, SO_ERROR, &err, &len), 0);
     assert_int_equal(len, sizeof err);
     assert_int_equal(err, ECONNREFUSED);
+    assert_false(pollfd_revents(fd) & POLLERR);
     assert_int_equal(us_getsockopt(s, a, SOL_SOCKET, SO_ERROR, &err, &len), 0);
     assert_int_equal(err, 0);
 
@@ -475,8 +483,49 @@ static void test_udp_connected_gets_port_unreachable(void **state)
     fx->now += US_SEC;
     us_poll(fx->s[1], fx->now);
     settle(fx);
+    assert_true(pollfd_revents(fd) & POLLERR);
     expect_errno(us_send(s, a, "knock", 5, 0), ECONNREFUSED);
+    assert_false(pollfd_revents(fd) & POLLERR);
     assert_int_equal(us_send(s, a, "knock", 5, 0), 5);
+}
+
+/* An error and a datagram pending together: POLLIN|POLLERR; the error is
+ * read first, then the datagram; then shutdown() as Linux's for UDP. */
+static void test_udp_pollfd_error_data_and_shutdown(void **state)
+{
+    struct fixture *fx = *state;
+    struct ustack *s = fx->s[0];
+    int a = bound_udp(s, IP_A, 7300);
+    int fd = us_socket_pollfd(s, a);
+    assert_true(fd >= 0);
+    /* Not connected: ENOTCONN, yet the direction is shut all the same. */
+    int u = udp_socket(s);
+    expect_errno(us_shutdown(s, u, SHUT_WR), ENOTCONN);
+    struct sockaddr_in nowhere = sin4(IP_B, 9);
+    expect_errno(us_sendto(s, u, "x", 1, 0, SA(&nowhere), sizeof nowhere), EPIPE);
+    int b = bound_udp(fx->s[1], IP_B, 7301);
+    struct sockaddr_in to = sin4(IP_B, 7301), back = sin4(IP_A, 7300);
+    assert_int_equal(us_connect(s, a, SA(&to), sizeof to), 0);
+    assert_int_equal(us_sendto(fx->s[1], b, "data", 4, 0, SA(&back), sizeof back), 4);
+    settle(fx);
+    assert_int_equal(us_close(fx->s[1], b), 0);
+    assert_int_equal(us_send(s, a, "knock", 5, 0), 5); /* port unreachable */
+    settle(fx);
+    const short mask = POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP;
+    assert_int_equal(pollfd_revents(fd) & mask, POLLIN | POLLOUT | POLLERR);
+    char buf[8];
+    expect_errno(us_recv(s, a, buf, sizeof buf, 0), ECONNREFUSED);
+    assert_int_equal(pollfd_revents(fd) & mask, POLLIN | POLLOUT);
+    assert_int_equal(us_recv(s, a, buf, sizeof buf, 0), 4);
+    assert_int_equal(pollfd_revents(fd) & mask, POLLOUT);
+
+    assert_int_equal(us_shutdown(s, a, SHUT_WR), 0);
+    expect_errno(us_send(s, a, "x", 1, 0), EPIPE);
+    assert_int_equal(pollfd_revents(fd) & mask, POLLOUT); /* no bit for SHUT_WR alone */
+    expect_errno(us_shutdown(s, a, 7), EINVAL);
+    assert_int_equal(us_shutdown(s, a, SHUT_RD), 0);
+    assert_int_equal(pollfd_revents(fd) & mask, POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+    expect_errno(us_recv(s, a, buf, sizeof buf, MSG_DONTWAIT), EAGAIN); /* as Linux */
 }
 
 static void test_udp_unconnected_ignores_port_unreachable(void **state)
@@ -600,7 +649,7 @@ static void test_socket_creation_errors(void **state)
     struct ustack *s = fx->s[0];
     expect_errno(us_socket(s, AF_INET6, SOCK_DGRAM, 0), EAFNOSUPPORT);
     expect_errno(us_socket(s, AF_UNIX, SOCK_DGRAM, 0), EAFNOSUPPORT);
-    expect_errno(us_socket(s, AF_INET, SOCK_STREAM, 0), EPROTONOSUPPORT);
+    expect_errno(us_socket(s, AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
     expect_errno(us_socket(s, AF_INET, SOCK_RAW, IPPROTO_ICMP), ESOCKTNOSUPPORT);
     expect_errno(us_socket(s, AF_INET, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
     expect_errno(us_socket(s, AF_INET, SOCK_DGRAM | 0x100000, 0), EINVAL);
@@ -720,6 +769,76 @@ static void test_ping_round_trip(void **state)
     assert_int_equal(from.sin_addr.s_addr, to.sin_addr.s_addr);
     assert_false(pollfd_readable(fd));
     expect_errno(us_recv(s, p, reply, sizeof reply, 0), EAGAIN);
+}
+
+/* recvmsg(): the TTL of an echo reply with IP_RECVTTL (as Linux's ping
+ * sockets give it), MSG_CTRUNC without room for it; scattered buffers and
+ * MSG_TRUNC on UDP. */
+static void test_recvmsg_ttl_iov_and_flags(void **state)
+{
+    struct fixture *fx = *state;
+    struct ustack *s = fx->s[0];
+    int p = ping_socket(s);
+    int on = 1, v = 0;
+    socklen_t vlen = sizeof v;
+    assert_int_equal(us_setsockopt(s, p, IPPROTO_IP, IP_RECVTTL, &on, sizeof on), 0);
+    assert_int_equal(us_getsockopt(s, p, IPPROTO_IP, IP_RECVTTL, &v, &vlen), 0);
+    assert_int_equal(v, 1);
+    expect_errno(us_setsockopt(s, p, IPPROTO_IP, IP_TOS + 1000, &on, sizeof on), ENOPROTOOPT);
+    uint8_t msg[64], reply[64];
+    struct sockaddr_in to = sin4(IP_B, 0);
+    for (int round = 0; round < 2; round++) {
+        size_t len = echo_request(msg, 1, (uint16_t)round, "ttl?");
+        assert_int_equal(us_sendto(s, p, msg, len, 0, SA(&to), sizeof to), (ssize_t)len);
+        settle(fx);
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } ctl;
+        struct sockaddr_in from;
+        struct iovec iov = {.iov_base = reply, .iov_len = sizeof reply};
+        struct msghdr mh = {.msg_name = &from,
+                            .msg_namelen = sizeof from,
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = round ? 4 : sizeof ctl.buf};
+        assert_int_equal(us_recvmsg(s, p, &mh, 0), (ssize_t)len);
+        assert_int_equal(mh.msg_namelen, sizeof from);
+        assert_int_equal(from.sin_addr.s_addr, to.sin_addr.s_addr);
+        if (round == 0) {
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            assert_non_null(c);
+            assert_int_equal(c->cmsg_level, IPPROTO_IP);
+            assert_int_equal(c->cmsg_type, IP_TTL);
+            int ttl;
+            memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+            assert_int_equal(ttl, 64);
+            assert_int_equal(mh.msg_flags, 0);
+        } else {
+            assert_int_equal(mh.msg_controllen, 0);
+            assert_int_equal(mh.msg_flags, MSG_CTRUNC);
+        }
+    }
+
+    int a = udp_socket(s), b = bound_udp(fx->s[1], IP_B, 7400);
+    struct sockaddr_in dst = sin4(IP_B, 7400);
+    assert_int_equal(us_sendto(s, a, "0123456789", 10, 0, SA(&dst), sizeof dst), 10);
+    assert_int_equal(us_sendto(s, a, "abcdef", 6, 0, SA(&dst), sizeof dst), 6);
+    settle(fx);
+    char x[4], y[4];
+    struct iovec iov2[2] = {{.iov_base = x, .iov_len = sizeof x},
+                            {.iov_base = y, .iov_len = sizeof y}};
+    struct msghdr mh = {.msg_iov = iov2, .msg_iovlen = 2};
+    assert_int_equal(us_recvmsg(fx->s[1], b, &mh, 0), 8);
+    assert_memory_equal(x, "0123", 4);
+    assert_memory_equal(y, "4567", 4);
+    assert_int_equal(mh.msg_flags, MSG_TRUNC);
+    assert_int_equal(us_recvmsg(fx->s[1], b, &mh, 0), 6);
+    assert_int_equal(mh.msg_flags, 0);
+    assert_memory_equal(y, "ef", 2);
+    expect_errno(us_recvmsg(fx->s[1], b, NULL, 0), EFAULT);
+    expect_errno(us_recvmsg(fx->s[1], 999, &mh, 0), EBADF);
 }
 
 static void test_ping_bound_identifier_and_errors(void **state)
@@ -947,6 +1066,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_udp_truncation_peek_and_msg_trunc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_pollfd_tracks_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_connected_gets_port_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_pollfd_error_data_and_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_unconnected_ignores_port_unreachable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_udp_connect_filters_and_disconnects, setup, teardown),
@@ -956,6 +1076,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_socket_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_bound_identifier_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recvmsg_ttl_iov_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runtime_blocking_recv_wakes_on_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runtime_recv_timeout_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runtime_calls_readable_fd_under_lock, setup, teardown),
