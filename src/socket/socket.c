@@ -899,7 +899,7 @@ static int sock_getopt_socket(struct us_sock *so, int name, union optval *v)
         v->i = AF_INET;
         break;
     case SO_ACCEPTCONN:
-        v->i = so->type == SOCK_STREAM && so->tcp.pcb->state == TCP_LISTEN;
+        v->i = so->type == SOCK_STREAM && so->tcp.pcb->state == TCPS_LISTEN;
         break;
     default:
         return -ENOPROTOOPT;

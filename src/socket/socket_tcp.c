@@ -8,18 +8,11 @@
  * again, as on Linux (tcp_disconnect): the core connection is replaced by
  * a fresh one that keeps the options and the address the application bound. */
 #include <errno.h>
+#include <netinet/tcp.h>
 
 #include "runtime/runtime_internal.h"
 #include "socket/socket_internal.h"
 #include "tcp/tcp.h"
-
-/* The option numbers of <netinet/tcp.h>, which cannot be included next to
- * tcp/tcp.h (its state names and keep-alive defaults clash). */
-#define OPT_TCP_NODELAY 1
-#define OPT_TCP_MAXSEG 2
-#define OPT_TCP_KEEPIDLE 4
-#define OPT_TCP_KEEPINTVL 5
-#define OPT_TCP_KEEPCNT 6
 
 #define TCP_SOMAXCONN 4096     /* net.core.somaxconn */
 #define TCP_USER_MSS_MIN 88    /* Linux TCP_MIN_MSS */
@@ -31,7 +24,7 @@ enum { SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED };
 
 static bool syn_state(const struct us_tcp_pcb *pcb)
 {
-    return pcb->state == TCP_SYN_SENT || pcb->state == TCP_SYN_RECEIVED;
+    return pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED;
 }
 
 /* Linux __sk_stream_is_writeable(): free space at least half of what is
@@ -50,11 +43,11 @@ static bool send_space_ok(const struct us_tcp_pcb *pcb)
 unsigned us_sock_tcp_mask(const struct us_sock *so)
 {
     const struct us_tcp_pcb *pcb = so->tcp.pcb;
-    if (pcb->state == TCP_LISTEN)
+    if (pcb->state == TCPS_LISTEN)
         return pcb->acc_q ? POLLIN : 0;
     if (!so->tcp.started)
         return US_POLL_FRESH;
-    bool closed = pcb->state == TCP_CLOSED;
+    bool closed = pcb->state == TCPS_CLOSED;
     bool rd_shut = closed || pcb->fin_received || pcb->rcv_shutdown;
     bool wr_shut = closed || pcb->fin_queued;
     unsigned m = 0;
@@ -142,8 +135,8 @@ static int tcp_bind(struct us_sock *so, uint32_t addr, uint16_t port)
 static bool tcp_connected(const struct us_sock *so)
 {
     const struct us_tcp_pcb *pcb = so->tcp.pcb;
-    return pcb->rport && pcb->state != TCP_CLOSED && pcb->state != TCP_SYN_SENT &&
-           pcb->state != TCP_LISTEN;
+    return pcb->rport && pcb->state != TCPS_CLOSED && pcb->state != TCPS_SYN_SENT &&
+           pcb->state != TCPS_LISTEN;
 }
 
 static void tcp_name(const struct us_sock *so, struct sockaddr_in *out)
@@ -267,7 +260,7 @@ int us_sock_tcp_connect(struct us_sock *so, const struct sockaddr *addr, socklen
         rc = -EALREADY;
         break;
     default:
-        if (so->tcp.pcb->state != TCP_CLOSED)
+        if (so->tcp.pcb->state != TCPS_CLOSED)
             return -EISCONN;
         rc = start_connect(so, addr, len);
         if (rc < 0)
@@ -284,7 +277,7 @@ int us_sock_tcp_connect(struct us_sock *so, const struct sockaddr *addr, socklen
         if (w < 0)
             return rc;
     }
-    if (so->tcp.pcb->state == TCP_CLOSED) {
+    if (so->tcp.pcb->state == TCPS_CLOSED) {
         int err = us_tcp_take_error(so->tcp.pcb);
         tcp_disconnect(so);
         return -(err ? err : ECONNABORTED);
@@ -297,7 +290,7 @@ int us_sock_tcp_listen(struct us_sock *so, int backlog)
 {
     struct us_tcp_pcb *pcb = so->tcp.pcb;
     if (so->tcp.ss != SS_UNCONNECTED || pcb->rport ||
-        (pcb->state != TCP_CLOSED && pcb->state != TCP_LISTEN))
+        (pcb->state != TCPS_CLOSED && pcb->state != TCPS_LISTEN))
         return -EINVAL;
     /* __sys_listen clamps to somaxconn (negative values too); an accept
      * queue is full when it holds more than the backlog. */
@@ -313,7 +306,7 @@ struct us_tcp_pcb *us_sock_tcp_accept_pcb(struct us_sock *so, int *err)
     us_time_t deadline = 0;
     for (;;) {
         struct us_tcp_pcb *l = so->tcp.pcb;
-        if (l->state != TCP_LISTEN) {
+        if (l->state != TCPS_LISTEN) {
             *err = -EINVAL;
             return NULL;
         }
@@ -383,7 +376,7 @@ ssize_t us_sock_tcp_recv(struct us_sock *so, void *buf, size_t len, int flags)
     struct us_tcp_pcb *pcb = so->tcp.pcb;
     if (flags & MSG_OOB)
         return -EINVAL; /* no urgent data */
-    if (pcb->state == TCP_LISTEN || (!so->tcp.started && pcb->state == TCP_CLOSED))
+    if (pcb->state == TCPS_LISTEN || (!so->tcp.started && pcb->state == TCPS_CLOSED))
         return -ENOTCONN;
     if (len == 0)
         return 0;
@@ -428,15 +421,15 @@ ssize_t us_sock_tcp_recv(struct us_sock *so, void *buf, size_t len, int flags)
 int us_sock_tcp_shutdown(struct us_sock *so, int how)
 {
     struct us_tcp_pcb *pcb = so->tcp.pcb;
-    if (so->tcp.ss == SS_CONNECTING && !syn_state(pcb) && pcb->state != TCP_CLOSED)
+    if (so->tcp.ss == SS_CONNECTING && !syn_state(pcb) && pcb->state != TCPS_CLOSED)
         so->tcp.ss = SS_CONNECTED;
     int rc;
     switch (pcb->state) {
-    case TCP_LISTEN:
+    case TCPS_LISTEN:
         return how == SHUT_WR ? 0 : tcp_disconnect(so);
-    case TCP_CLOSED:
+    case TCPS_CLOSED:
         return -ENOTCONN;
-    case TCP_SYN_SENT:
+    case TCPS_SYN_SENT:
         rc = tcp_disconnect(so);
         if (rc == 0)
             so->tcp.pcb->err = ECONNRESET;
@@ -458,8 +451,8 @@ int us_sock_tcp_linger(struct us_sock *so)
     if (!so->linger.l_onoff || so->linger.l_linger <= 0 || so->nonblock ||
         !us_runtime_can_wait(so->s) || us_tcp_readable(pcb))
         return 0;
-    if (pcb->state != TCP_ESTABLISHED && pcb->state != TCP_CLOSE_WAIT &&
-        pcb->state != TCP_FIN_WAIT_1 && pcb->state != TCP_CLOSING && pcb->state != TCP_LAST_ACK)
+    if (pcb->state != TCPS_ESTABLISHED && pcb->state != TCPS_CLOSE_WAIT &&
+        pcb->state != TCPS_FIN_WAIT_1 && pcb->state != TCPS_CLOSING && pcb->state != TCPS_LAST_ACK)
         return 0;
     us_tcp_shutdown(pcb, SHUT_WR);
     us_runtime_kick_if_earlier(so->s);
@@ -467,8 +460,8 @@ int us_sock_tcp_linger(struct us_sock *so)
     for (;;) {
         pcb = so->tcp.pcb;
         int st = pcb->state;
-        if (st != TCP_ESTABLISHED && st != TCP_CLOSE_WAIT && st != TCP_FIN_WAIT_1 &&
-            st != TCP_CLOSING && st != TCP_LAST_ACK)
+        if (st != TCPS_ESTABLISHED && st != TCPS_CLOSE_WAIT && st != TCPS_FIN_WAIT_1 &&
+            st != TCPS_CLOSING && st != TCPS_LAST_ACK)
             return 0;
         int w = us_sock_wait(so, (us_time_t)so->linger.l_linger * US_SEC, &deadline);
         if (w < 0)
@@ -490,7 +483,7 @@ void us_sock_tcp_apply(struct us_sock *so, int name)
         break;
     case SO_KEEPALIVE:
         pcb->keepalive = so->keepalive;
-        if (pcb->state >= TCP_ESTABLISHED)
+        if (pcb->state >= TCPS_ESTABLISHED)
             tcp_keepalive_reset(pcb); /* arms or cancels the timer */
         break;
     case SO_LINGER:
@@ -515,7 +508,7 @@ int us_sock_tcp_take_error(struct us_sock *so)
  * period over with it (tcp_sock_set_keepidle re-arms the timer). */
 static void keepalive_rearm(struct us_tcp_pcb *pcb)
 {
-    if (pcb->keepalive && pcb->state >= TCP_ESTABLISHED && pcb->state != TCP_TIME_WAIT) {
+    if (pcb->keepalive && pcb->state >= TCPS_ESTABLISHED && pcb->state != TCPS_TIME_WAIT) {
         us_timer_cancel(pcb->stack, &pcb->keep_timer);
         tcp_keepalive_reset(pcb);
     }
@@ -537,25 +530,25 @@ int us_sock_tcp_setopt(struct us_sock *so, int name, const void *val, socklen_t 
     if (rc < 0)
         return rc;
     switch (name) {
-    case OPT_TCP_NODELAY:
+    case TCP_NODELAY:
         pcb->nodelay = v != 0;
         if (pcb->nodelay)
             tcp_output(pcb); /* what Nagle held goes now (tcp_push_pending_frames) */
         break;
-    case OPT_TCP_MAXSEG:
+    case TCP_MAXSEG:
         if (v && (v < TCP_USER_MSS_MIN || v > TCP_USER_MSS_MAX))
             return -EINVAL;
         pcb->user_mss = (uint16_t)v;
         break;
-    case OPT_TCP_KEEPIDLE:
+    case TCP_KEEPIDLE:
         rc = set_range(v, 1, TCP_KEEP_MAX, &pcb->keepidle_s);
         if (rc == 0)
             keepalive_rearm(pcb);
         break;
-    case OPT_TCP_KEEPINTVL:
+    case TCP_KEEPINTVL:
         rc = set_range(v, 1, TCP_KEEP_MAX, &pcb->keepintvl_s);
         break;
-    case OPT_TCP_KEEPCNT:
+    case TCP_KEEPCNT:
         rc = set_range(v, 1, TCP_KEEPCNT_MAX, &pcb->keepcnt);
         break;
     default:
@@ -569,21 +562,22 @@ int us_sock_tcp_getopt(struct us_sock *so, int name, int *v)
 {
     const struct us_tcp_pcb *pcb = so->tcp.pcb;
     switch (name) {
-    case OPT_TCP_NODELAY:
+    case TCP_NODELAY:
         *v = pcb->nodelay;
         return 0;
-    case OPT_TCP_MAXSEG:
+    case TCP_MAXSEG:
         /* The user's value until connected, then the segment size in use. */
-        *v = pcb->user_mss && (pcb->state == TCP_CLOSED || pcb->state == TCP_LISTEN) ? pcb->user_mss
-                                                                                     : pcb->mss;
+        *v = pcb->user_mss && (pcb->state == TCPS_CLOSED || pcb->state == TCPS_LISTEN)
+                 ? pcb->user_mss
+                 : pcb->mss;
         return 0;
-    case OPT_TCP_KEEPIDLE:
+    case TCP_KEEPIDLE:
         *v = (int)pcb->keepidle_s;
         return 0;
-    case OPT_TCP_KEEPINTVL:
+    case TCP_KEEPINTVL:
         *v = (int)pcb->keepintvl_s;
         return 0;
-    case OPT_TCP_KEEPCNT:
+    case TCP_KEEPCNT:
         *v = (int)pcb->keepcnt;
         return 0;
     default:

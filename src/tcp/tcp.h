@@ -14,17 +14,17 @@
 #include "wire/tcp.h"
 
 enum tcp_state {
-    TCP_CLOSED,
-    TCP_LISTEN,
-    TCP_SYN_SENT,
-    TCP_SYN_RECEIVED,
-    TCP_ESTABLISHED,
-    TCP_FIN_WAIT_1,
-    TCP_FIN_WAIT_2,
-    TCP_CLOSE_WAIT,
-    TCP_CLOSING,
-    TCP_LAST_ACK,
-    TCP_TIME_WAIT,
+    TCPS_CLOSED,
+    TCPS_LISTEN,
+    TCPS_SYN_SENT,
+    TCPS_SYN_RECEIVED,
+    TCPS_ESTABLISHED,
+    TCPS_FIN_WAIT_1,
+    TCPS_FIN_WAIT_2,
+    TCPS_CLOSE_WAIT,
+    TCPS_CLOSING,
+    TCPS_LAST_ACK,
+    TCPS_TIME_WAIT,
 };
 
 /* Events reported to the owner of a connection. */
@@ -56,9 +56,9 @@ typedef void (*us_tcp_event_fn)(void *ctx, struct us_tcp_pcb *pcb, unsigned even
 #define TCP_DELACK (40 * US_MSEC)  /* Linux TCP_DELACK_MIN */
 #define TCP_TIMEWAIT (60 * US_SEC) /* 2 MSL as Linux */
 #define TCP_FIN_WAIT2_TIMEOUT (60 * US_SEC)
-#define TCP_KEEPIDLE (7200 * US_SEC)
-#define TCP_KEEPINTVL (75 * US_SEC)
-#define TCP_KEEPCNT 9
+#define TCP_KEEPIDLE_DEFAULT (7200 * US_SEC)
+#define TCP_KEEPINTVL_DEFAULT (75 * US_SEC)
+#define TCP_KEEPCNT_DEFAULT 9
 #define TCP_PERSIST_MIN (200 * US_MSEC)
 #define TCP_PERSIST_MAX (60 * US_SEC)
 #define TCP_DUPTHRESH 3
@@ -229,7 +229,7 @@ static inline void tcp_pcb_hold(struct us_tcp_pcb *pcb)
 void tcp_pcb_put(struct us_tcp_pcb *pcb);
 static inline bool tcp_pcb_gone(const struct us_tcp_pcb *pcb)
 {
-    return pcb->zombie || pcb->state == TCP_CLOSED;
+    return pcb->zombie || pcb->state == TCPS_CLOSED;
 }
 uint32_t tcp_isn(struct ustack *s, const struct us_addr *la, uint16_t lp, const struct us_addr *ra,
                  uint16_t rp);

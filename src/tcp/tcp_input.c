@@ -179,14 +179,14 @@ static void rtt_from_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
 static bool fin_acked(struct us_tcp_pcb *pcb)
 {
     switch (pcb->state) {
-    case TCP_FIN_WAIT_1:
-        tcp_set_state(pcb, TCP_FIN_WAIT_2);
+    case TCPS_FIN_WAIT_1:
+        tcp_set_state(pcb, TCPS_FIN_WAIT_2);
         tcp_keepalive_reset(pcb);
         return true;
-    case TCP_CLOSING:
+    case TCPS_CLOSING:
         tcp_enter_timewait(pcb);
         return true;
-    case TCP_LAST_ACK:
+    case TCPS_LAST_ACK:
         tcp_closed(pcb, 0);
         return false;
     default:
@@ -274,14 +274,14 @@ static void accept_fin(struct us_tcp_pcb *pcb)
     pcb->fin_received = true;
     pcb->ooo_fin = false;
     switch (pcb->state) {
-    case TCP_SYN_RECEIVED:
-    case TCP_ESTABLISHED:
-        tcp_set_state(pcb, TCP_CLOSE_WAIT);
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        tcp_set_state(pcb, TCPS_CLOSE_WAIT);
         break;
-    case TCP_FIN_WAIT_1:
-        tcp_set_state(pcb, TCP_CLOSING); /* simultaneous close */
+    case TCPS_FIN_WAIT_1:
+        tcp_set_state(pcb, TCPS_CLOSING); /* simultaneous close */
         break;
-    case TCP_FIN_WAIT_2:
+    case TCPS_FIN_WAIT_2:
         tcp_enter_timewait(pcb);
         break;
     default:
@@ -342,7 +342,7 @@ static bool process_fin(struct us_tcp_pcb *pcb, const struct tcp_view *th)
 {
     uint32_t fin_seq = th->seq + !!(th->flags & TCP_SYN) + th->plen;
     if (pcb->fin_received) {
-        if (pcb->state == TCP_TIME_WAIT) /* a retransmitted FIN: restart 2 MSL */
+        if (pcb->state == TCPS_TIME_WAIT) /* a retransmitted FIN: restart 2 MSL */
             tcp_enter_timewait(pcb);
         return true;
     }
@@ -393,7 +393,7 @@ static bool syn_received_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     if (!establish_passive(pcb))
         return false;
     struct us_tcp_pcb *l = pcb->listener;
-    tcp_set_state(pcb, TCP_ESTABLISHED);
+    tcp_set_state(pcb, TCPS_ESTABLISHED);
     pcb->snd_una = th->ack;
     pcb->snd_wnd = (uint32_t)th->win << pcb->snd_wscale;
     pcb->max_snd_wnd = pcb->snd_wnd;
@@ -425,19 +425,16 @@ static void handle_rst(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     }
     us_count_event(pcb->stack, US_EV_tcp_reset_rcvd);
     switch (pcb->state) {
-    case TCP_SYN_RECEIVED:
+    case TCPS_SYN_RECEIVED:
         tcp_closed(pcb, pcb->listener ? 0 : ECONNREFUSED);
         return;
-    case TCP_ESTABLISHED:
-    case TCP_FIN_WAIT_1:
-    case TCP_FIN_WAIT_2:
-    case TCP_CLOSE_WAIT:
-        tcp_closed(pcb, ECONNRESET);
+    case TCPS_CLOSE_WAIT:
+        tcp_closed(pcb, EPIPE); /* as Linux tcp_reset(): reading is done */
         return;
-    case TCP_TIME_WAIT:
+    case TCPS_TIME_WAIT:
         return; /* RFC 1337: TIME-WAIT is not assassinated by a RST */
     default:
-        tcp_closed(pcb, 0);
+        tcp_closed(pcb, ECONNRESET);
     }
 }
 
@@ -470,19 +467,19 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     struct ustack *s = pcb->stack;
     /* RFC 9293 3.10.7.4 and RFC 6191 spirit: a new SYN above the old
      * sequence space may reuse a TIME-WAIT connection's 4-tuple. */
-    if (pcb->state == TCP_TIME_WAIT && (th->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+    if (pcb->state == TCPS_TIME_WAIT && (th->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
         seq_gt(th->seq, pcb->rcv_nxt)) {
         tcp_closed(pcb, 0);
         return INPUT_REOPEN;
     }
-    if (pcb->state == TCP_SYN_RECEIVED && (th->flags & TCP_SYN) && !(th->flags & TCP_ACK) &&
+    if (pcb->state == TCPS_SYN_RECEIVED && (th->flags & TCP_SYN) && !(th->flags & TCP_ACK) &&
         th->seq == pcb->irs) {
         tcp_send_syn(pcb); /* our SYN-ACK was lost */
         return INPUT_DONE;
     }
     /* RFC 9293 figure 8: in a simultaneous open our SYN-ACK crosses the
      * peer's, which acknowledges our SYN and repeats its own. */
-    if (pcb->state == TCP_SYN_RECEIVED &&
+    if (pcb->state == TCPS_SYN_RECEIVED &&
         (th->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) && th->seq == pcb->irs &&
         th->ack == pcb->snd_nxt) {
         if (syn_received_ack(pcb, th) && !tcp_pcb_gone(pcb))
@@ -491,7 +488,7 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     }
     /* RFC 9293 3.10.7.4 eighth: a retransmitted FIN in TIME-WAIT is
      * acknowledged and restarts the 2 MSL wait. */
-    if (pcb->state == TCP_TIME_WAIT && (th->flags & TCP_FIN) && !(th->flags & TCP_RST) &&
+    if (pcb->state == TCPS_TIME_WAIT && (th->flags & TCP_FIN) && !(th->flags & TCP_RST) &&
         th->seq + th->plen + 1 == pcb->rcv_nxt) {
         tcp_send_ack(pcb);
         tcp_enter_timewait(pcb);
@@ -528,7 +525,7 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     }
     update_ts_recent(pcb, th);
     tcp_keepalive_reset(pcb);
-    if (pcb->state == TCP_SYN_RECEIVED && (!syn_received_ack(pcb, th) || tcp_pcb_gone(pcb)))
+    if (pcb->state == TCPS_SYN_RECEIVED && (!syn_received_ack(pcb, th) || tcp_pcb_gone(pcb)))
         return INPUT_DONE;
     /* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
     if (seq_gt(th->ack, pcb->snd_max) ||
@@ -543,14 +540,14 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     /* RFC 1122 4.2.2.13 / RFC 2525: new data for a connection whose owner
      * closed it can never be read: reset. */
     if (pcb->user_closed && th->plen && seq_gt(th->seq + th->plen, pcb->rcv_nxt) &&
-        (pcb->state == TCP_FIN_WAIT_1 || pcb->state == TCP_FIN_WAIT_2)) {
+        (pcb->state == TCPS_FIN_WAIT_1 || pcb->state == TCPS_FIN_WAIT_2)) {
         tcp_send_rst(pcb);
         tcp_closed(pcb, 0);
         return INPUT_DONE;
     }
     bool ack_now = false;
-    bool takes_data = pcb->state == TCP_ESTABLISHED || pcb->state == TCP_FIN_WAIT_1 ||
-                      pcb->state == TCP_FIN_WAIT_2;
+    bool takes_data = pcb->state == TCPS_ESTABLISHED || pcb->state == TCPS_FIN_WAIT_1 ||
+                      pcb->state == TCPS_FIN_WAIT_2;
     if (th->plen && takes_data)
         ack_now |= process_data(pcb, th);
     if (tcp_pcb_gone(pcb))
@@ -559,7 +556,7 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
         ack_now |= process_fin(pcb, th);
     if (tcp_pcb_gone(pcb))
         return INPUT_DONE;
-    if (pcb->state == TCP_TIME_WAIT && !(th->flags & TCP_FIN))
+    if (pcb->state == TCPS_TIME_WAIT && !(th->flags & TCP_FIN))
         return INPUT_DONE;
     tcp_output(pcb);
     /* Anything sent since the data was processed carried the ACK. */
@@ -590,7 +587,7 @@ static void syn_sent_input(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     tcp_init_pcb_from_syn(pcb, th);
     if (!(th->flags & TCP_ACK)) {
         /* Simultaneous open (RFC 9293 3.5, figure 8). */
-        tcp_set_state(pcb, TCP_SYN_RECEIVED);
+        tcp_set_state(pcb, TCPS_SYN_RECEIVED);
         tcp_send_syn(pcb);
         return;
     }
@@ -602,7 +599,7 @@ static void syn_sent_input(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     if (syn_resent && pcb->srtt == 0)
         pcb->rto = TCP_RTO_AFTER_SYN_LOSS;
     us_timer_cancel(pcb->stack, &pcb->rtx_timer);
-    tcp_set_state(pcb, TCP_ESTABLISHED);
+    tcp_set_state(pcb, TCPS_ESTABLISHED);
     tcp_keepalive_reset(pcb);
     tcp_send_ack(pcb);
     tcp_notify(pcb, US_TCP_EV_CONNECTED | US_TCP_EV_WRITABLE);
@@ -673,7 +670,7 @@ static void listen_syn(struct us_tcp_pcb *l, const struct us_addr *src, const st
     c->q_next = l->syn_q;
     l->syn_q = c;
     l->syn_q_len++;
-    tcp_set_state(c, TCP_SYN_RECEIVED);
+    tcp_set_state(c, TCPS_SYN_RECEIVED);
     tcp_hash_insert(s, c);
     us_count_event(s, US_EV_tcp_passive_open);
     tcp_send_syn(c);
@@ -715,7 +712,7 @@ static void listen_ack(struct us_tcp_pcb *l, const struct us_addr *src, const st
     l->syn_q = c;
     l->syn_q_len++;
     establish_passive(c);
-    tcp_set_state(c, TCP_ESTABLISHED);
+    tcp_set_state(c, TCPS_ESTABLISHED);
     tcp_hash_insert(s, c);
     us_count_event(s, US_EV_tcp_syncookie_ok);
     us_count_event(s, US_EV_tcp_passive_open);
@@ -775,7 +772,7 @@ void us_tcp_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
         }
         tcp_pcb_hold(pcb);
         enum input_result r = INPUT_DONE;
-        if (pcb->state == TCP_SYN_SENT)
+        if (pcb->state == TCPS_SYN_SENT)
             syn_sent_input(pcb, &th);
         else
             r = conn_input(pcb, &th);
@@ -818,9 +815,10 @@ void us_tcp_icmp_error(struct ustack *s, const struct ip4_view *inner, const uin
         }
         return;
     }
-    bool hard =
-        type == ICMP4_DEST_UNREACH && (code == ICMP4_UNREACH_PORT || code == ICMP4_UNREACH_PROTO);
-    if (pcb->state == TCP_SYN_SENT && hard) {
+    /* A connection still opening gives up at once, as Linux's
+     * tcp_v4_err() does; an established one only remembers the error
+     * (RFC 1122 4.2.3.9: soft errors must not abort it). */
+    if (pcb->state == TCPS_SYN_SENT) {
         tcp_closed(pcb, err);
         return;
     }

@@ -129,9 +129,9 @@ void tcp_send_segment(struct us_tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_
 
 void tcp_send_ack(struct us_tcp_pcb *pcb)
 {
-    if (pcb->state < TCP_SYN_RECEIVED)
+    if (pcb->state < TCPS_SYN_RECEIVED)
         return;
-    if (pcb->state == TCP_SYN_RECEIVED) {
+    if (pcb->state == TCPS_SYN_RECEIVED) {
         tcp_send_syn(pcb);
         return;
     }
@@ -147,7 +147,7 @@ void tcp_send_rst(struct us_tcp_pcb *pcb)
 void tcp_send_syn(struct us_tcp_pcb *pcb)
 {
     struct ustack *s = pcb->stack;
-    bool synack = pcb->state == TCP_SYN_RECEIVED;
+    bool synack = pcb->state == TCPS_SYN_RECEIVED;
     struct tcp_opts o;
     memset(&o, 0, sizeof(o));
     o.mss_ok = true;
@@ -225,10 +225,10 @@ static void queue_fin(struct us_tcp_pcb *pcb)
 {
     pcb->fin_sent = true;
     pcb->fin_seq = data_end(pcb);
-    if (pcb->state == TCP_ESTABLISHED || pcb->state == TCP_SYN_RECEIVED)
-        tcp_set_state(pcb, TCP_FIN_WAIT_1);
-    else if (pcb->state == TCP_CLOSE_WAIT)
-        tcp_set_state(pcb, TCP_LAST_ACK);
+    if (pcb->state == TCPS_ESTABLISHED || pcb->state == TCPS_SYN_RECEIVED)
+        tcp_set_state(pcb, TCPS_FIN_WAIT_1);
+    else if (pcb->state == TCPS_CLOSE_WAIT)
+        tcp_set_state(pcb, TCPS_LAST_ACK);
 }
 
 static bool new_data_sendable(const struct us_tcp_pcb *pcb)
@@ -343,11 +343,11 @@ static bool loss_recovery_send(struct us_tcp_pcb *pcb)
 void tcp_output(struct us_tcp_pcb *pcb)
 {
     switch (pcb->state) {
-    case TCP_ESTABLISHED:
-    case TCP_CLOSE_WAIT:
-    case TCP_FIN_WAIT_1:
-    case TCP_CLOSING:
-    case TCP_LAST_ACK:
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
+    case TCPS_FIN_WAIT_1:
+    case TCPS_CLOSING:
+    case TCPS_LAST_ACK:
         break;
     default:
         return;

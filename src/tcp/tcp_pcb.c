@@ -18,7 +18,7 @@ static const char *const state_names[] = {"CLOSED",      "LISTEN",     "SYN-SENT
 
 const char *us_tcp_state_name(int state)
 {
-    return (unsigned)state <= TCP_TIME_WAIT ? state_names[state] : "?";
+    return (unsigned)state <= TCPS_TIME_WAIT ? state_names[state] : "?";
 }
 
 /* ---- Hashing and lookup ---- */
@@ -101,7 +101,7 @@ struct us_tcp_pcb *tcp_lookup(struct ustack *s, const struct us_addr *src, uint1
             return p;
     struct us_tcp_pcb *wild = NULL;
     for (struct us_tcp_pcb *p = s->tcp.listeners; p; p = p->next) {
-        if (p->lport != dport || p->state != TCP_LISTEN)
+        if (p->lport != dport || p->state != TCPS_LISTEN)
             continue;
         if (us_addr_eq(&p->local, dst)) {
             *is_listener = true;
@@ -161,7 +161,7 @@ struct us_tcp_pcb *us_tcp_new(struct ustack *s, us_tcp_event_fn event, void *ctx
     if (!pcb)
         return NULL;
     pcb->stack = s;
-    pcb->state = TCP_CLOSED;
+    pcb->state = TCPS_CLOSED;
     pcb->local.family = US_AF_INET;
     pcb->remote.family = US_AF_INET;
     pcb->snd.limit = TCP_DEFAULT_SNDBUF;
@@ -169,9 +169,9 @@ struct us_tcp_pcb *us_tcp_new(struct ustack *s, us_tcp_event_fn event, void *ctx
     pcb->cc = &tcp_cc_newreno;
     pcb->rto = TCP_RTO_INIT;
     pcb->mss = TCP_DEFAULT_MSS;
-    pcb->keepidle_s = TCP_KEEPIDLE / US_SEC;
-    pcb->keepintvl_s = TCP_KEEPINTVL / US_SEC;
-    pcb->keepcnt = TCP_KEEPCNT;
+    pcb->keepidle_s = TCP_KEEPIDLE_DEFAULT / US_SEC;
+    pcb->keepintvl_s = TCP_KEEPINTVL_DEFAULT / US_SEC;
+    pcb->keepcnt = TCP_KEEPCNT_DEFAULT;
     pcb->event = event;
     pcb->ctx = ctx;
     tcp_timers_init(pcb);
@@ -239,7 +239,7 @@ void tcp_closed(struct us_tcp_pcb *pcb, int err)
 {
     tcp_timers_stop(pcb);
     tcp_hash_remove(pcb->stack, pcb);
-    tcp_set_state(pcb, TCP_CLOSED);
+    tcp_set_state(pcb, TCPS_CLOSED);
     if (pcb->listener) {
         /* Never accepted: nobody owns it but the listener. */
         child_unlink(pcb);
@@ -296,7 +296,7 @@ static bool ephemeral_in_use(struct ustack *s, uint16_t port)
 int us_tcp_bind(struct us_tcp_pcb *pcb, const struct us_addr *addr, uint16_t port, bool reuse)
 {
     struct ustack *s = pcb->stack;
-    if (pcb->hashed || pcb->lport || pcb->state != TCP_CLOSED)
+    if (pcb->hashed || pcb->lport || pcb->state != TCPS_CLOSED)
         return -EINVAL;
     struct us_addr local = addr ? *addr : us_addr4(0);
     if (local.family != US_AF_INET)
@@ -320,11 +320,11 @@ int us_tcp_bind(struct us_tcp_pcb *pcb, const struct us_addr *addr, uint16_t por
 
 int us_tcp_listen(struct us_tcp_pcb *pcb, int backlog)
 {
-    if (pcb->state == TCP_LISTEN) {
+    if (pcb->state == TCPS_LISTEN) {
         pcb->backlog = (uint16_t)(backlog < 1 ? 1 : backlog > 4096 ? 4096 : backlog);
         return 0;
     }
-    if (pcb->state != TCP_CLOSED)
+    if (pcb->state != TCPS_CLOSED)
         return -EINVAL;
     if (!pcb->lport) {
         int err = us_tcp_bind(pcb, NULL, 0, false);
@@ -332,7 +332,7 @@ int us_tcp_listen(struct us_tcp_pcb *pcb, int backlog)
             return err;
     }
     pcb->backlog = (uint16_t)(backlog < 1 ? 1 : backlog > 4096 ? 4096 : backlog);
-    tcp_set_state(pcb, TCP_LISTEN);
+    tcp_set_state(pcb, TCPS_LISTEN);
     return 0;
 }
 
@@ -359,10 +359,10 @@ static uint8_t wscale_for(uint32_t limit)
 int us_tcp_connect(struct us_tcp_pcb *pcb, const struct us_addr *addr, uint16_t port)
 {
     struct ustack *s = pcb->stack;
-    if (pcb->state == TCP_SYN_SENT || pcb->state == TCP_SYN_RECEIVED)
+    if (pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED)
         return -EALREADY;
-    if (pcb->state != TCP_CLOSED || pcb->rport)
-        return pcb->state == TCP_LISTEN ? -EINVAL : -EISCONN;
+    if (pcb->state != TCPS_CLOSED || pcb->rport)
+        return pcb->state == TCPS_LISTEN ? -EINVAL : -EISCONN;
     if (addr->family != US_AF_INET)
         return -EAFNOSUPPORT;
     if (port == 0 || addr->v4 == 0 || addr->v4 == 0xffffffffu)
@@ -395,7 +395,7 @@ int us_tcp_connect(struct us_tcp_pcb *pcb, const struct us_addr *addr, uint16_t 
         pcb->mss = pcb->user_mss;
     pcb->rcv_wscale = wscale_for(pcb->rcv.limit);
     tcp_hash_insert(s, pcb);
-    tcp_set_state(pcb, TCP_SYN_SENT);
+    tcp_set_state(pcb, TCPS_SYN_SENT);
     us_count_event(s, US_EV_tcp_active_open);
     tcp_send_syn(pcb);
     return 0;
@@ -442,14 +442,14 @@ ssize_t us_tcp_send(struct us_tcp_pcb *pcb, const void *buf, size_t len, bool mo
     if (pcb->err)
         return -us_tcp_take_error(pcb);
     switch (pcb->state) {
-    case TCP_ESTABLISHED:
-    case TCP_CLOSE_WAIT:
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
         break;
-    case TCP_SYN_SENT:
-    case TCP_SYN_RECEIVED:
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
         return 0; /* the owner waits for US_TCP_EV_CONNECTED */
-    case TCP_CLOSED:
-    case TCP_LISTEN:
+    case TCPS_CLOSED:
+    case TCPS_LISTEN:
         return -ENOTCONN;
     default:
         return -EPIPE;
@@ -480,16 +480,16 @@ ssize_t us_tcp_recv(struct us_tcp_pcb *pcb, void *buf, size_t len, bool peek)
 {
     size_t n = tcp_rcvbuf_read(&pcb->rcv, buf, len, peek);
     if (n) {
-        if (!peek && pcb->state >= TCP_ESTABLISHED && pcb->state != TCP_TIME_WAIT &&
+        if (!peek && pcb->state >= TCPS_ESTABLISHED && pcb->state != TCPS_TIME_WAIT &&
             !pcb->fin_received)
             window_update(pcb);
         return (ssize_t)n;
     }
     if (pcb->err)
         return -us_tcp_take_error(pcb);
-    if (pcb->fin_received || pcb->rcv_shutdown || pcb->state == TCP_CLOSED)
+    if (pcb->fin_received || pcb->rcv_shutdown || pcb->state == TCPS_CLOSED)
         return 0;
-    if (pcb->state == TCP_LISTEN)
+    if (pcb->state == TCPS_LISTEN)
         return -ENOTCONN;
     return -EAGAIN;
 }
@@ -527,7 +527,7 @@ int us_tcp_set_bufsizes(struct us_tcp_pcb *pcb, uint32_t sndbuf, uint32_t rcvbuf
     if (rcvbuf) {
         rcvbuf = rcvbuf < TCP_MIN_BUF ? TCP_MIN_BUF : rcvbuf > TCP_MAX_BUF ? TCP_MAX_BUF : rcvbuf;
         /* Only before the window scale is chosen on the handshake. */
-        if (pcb->state != TCP_CLOSED && pcb->state != TCP_LISTEN)
+        if (pcb->state != TCPS_CLOSED && pcb->state != TCPS_LISTEN)
             return -EINVAL;
         pcb->rcv.limit = rcvbuf;
     }
@@ -536,7 +536,7 @@ int us_tcp_set_bufsizes(struct us_tcp_pcb *pcb, uint32_t sndbuf, uint32_t rcvbuf
 
 int us_tcp_shutdown(struct us_tcp_pcb *pcb, int how)
 {
-    if (pcb->state == TCP_LISTEN || pcb->state == TCP_CLOSED || pcb->state == TCP_SYN_SENT)
+    if (pcb->state == TCPS_LISTEN || pcb->state == TCPS_CLOSED || pcb->state == TCPS_SYN_SENT)
         return -ENOTCONN;
     if (how == SHUT_RD || how == SHUT_RDWR)
         pcb->rcv_shutdown = true;
@@ -563,13 +563,13 @@ void us_tcp_abort(struct us_tcp_pcb *pcb)
 {
     pcb->user_closed = true;
     pcb->event = NULL;
-    if (pcb->state == TCP_LISTEN) {
+    if (pcb->state == TCPS_LISTEN) {
         close_listener(pcb);
         return;
     }
-    if (pcb->state >= TCP_SYN_RECEIVED && pcb->state != TCP_TIME_WAIT)
+    if (pcb->state >= TCPS_SYN_RECEIVED && pcb->state != TCPS_TIME_WAIT)
         tcp_send_rst(pcb);
-    if (pcb->state == TCP_CLOSED && !pcb->hashed)
+    if (pcb->state == TCPS_CLOSED && !pcb->hashed)
         pcb_free(pcb);
     else
         tcp_closed(pcb, ECONNABORTED);
@@ -580,17 +580,17 @@ void us_tcp_close(struct us_tcp_pcb *pcb)
     pcb->user_closed = true;
     pcb->event = NULL;
     switch (pcb->state) {
-    case TCP_LISTEN:
+    case TCPS_LISTEN:
         close_listener(pcb);
         return;
-    case TCP_CLOSED:
-    case TCP_SYN_SENT:
-        if (pcb->hashed || pcb->state == TCP_SYN_SENT)
+    case TCPS_CLOSED:
+    case TCPS_SYN_SENT:
+        if (pcb->hashed || pcb->state == TCPS_SYN_SENT)
             tcp_closed(pcb, 0);
         else
             pcb_free(pcb);
         return;
-    case TCP_TIME_WAIT:
+    case TCPS_TIME_WAIT:
         return; /* the timer frees it */
     default:
         break;
@@ -605,7 +605,7 @@ void us_tcp_close(struct us_tcp_pcb *pcb)
         pcb->fin_queued = true;
         tcp_output(pcb);
     }
-    if (pcb->state == TCP_FIN_WAIT_2)
+    if (pcb->state == TCPS_FIN_WAIT_2)
         tcp_keepalive_reset(pcb); /* arms the orphan FIN-WAIT-2 timeout */
 }
 

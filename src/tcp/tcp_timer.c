@@ -45,7 +45,7 @@ static bool unsent_data(const struct us_tcp_pcb *pcb)
 void tcp_rearm_rtx(struct us_tcp_pcb *pcb)
 {
     struct ustack *s = pcb->stack;
-    if (pcb->state == TCP_TIME_WAIT)
+    if (pcb->state == TCPS_TIME_WAIT)
         return;
     if (pcb->snd_max != pcb->snd_una) {
         pcb->persist = false;
@@ -92,14 +92,14 @@ static void give_up(struct us_tcp_pcb *pcb)
 {
     us_count_event(pcb->stack, US_EV_tcp_timeout);
     int err = pcb->soft_err ? pcb->soft_err : ETIMEDOUT;
-    if (pcb->state == TCP_SYN_SENT && pcb->soft_err == 0)
+    if (pcb->state == TCPS_SYN_SENT && pcb->soft_err == 0)
         err = ETIMEDOUT;
     tcp_closed(pcb, err);
 }
 
 static void syn_timeout(struct us_tcp_pcb *pcb)
 {
-    int limit = pcb->state == TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES;
+    int limit = pcb->state == TCPS_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES;
     if (pcb->backoff >= limit) {
         give_up(pcb);
         return;
@@ -142,15 +142,15 @@ static void rtx_fire(struct ustack *s, struct us_timer *t)
     (void)s;
     struct us_tcp_pcb *pcb = us_container_of(t, struct us_tcp_pcb, rtx_timer);
     switch (pcb->state) {
-    case TCP_SYN_SENT:
-    case TCP_SYN_RECEIVED:
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
         syn_timeout(pcb);
         return;
-    case TCP_TIME_WAIT:
+    case TCPS_TIME_WAIT:
         tcp_closed(pcb, 0);
         return;
-    case TCP_CLOSED:
-    case TCP_LISTEN:
+    case TCPS_CLOSED:
+    case TCPS_LISTEN:
         return;
     default:
         break;
@@ -187,13 +187,13 @@ void tcp_keepalive_reset(struct us_tcp_pcb *pcb)
     struct ustack *s = pcb->stack;
     pcb->keep_probes = 0;
     pcb->idle_since = s->now;
-    if (pcb->state == TCP_FIN_WAIT_2 && pcb->user_closed) {
+    if (pcb->state == TCPS_FIN_WAIT_2 && pcb->user_closed) {
         us_timer_arm(s, &pcb->keep_timer, s->now + TCP_FIN_WAIT2_TIMEOUT);
         return;
     }
     /* Lazily: the timer checks the idle clock when it fires, so a busy
      * connection does not touch the timer heap per segment. */
-    if (pcb->keepalive && pcb->state >= TCP_ESTABLISHED && pcb->state != TCP_TIME_WAIT) {
+    if (pcb->keepalive && pcb->state >= TCPS_ESTABLISHED && pcb->state != TCPS_TIME_WAIT) {
         if (!us_timer_armed(&pcb->keep_timer))
             us_timer_arm(s, &pcb->keep_timer, s->now + (us_time_t)pcb->keepidle_s * US_SEC);
     } else if (us_timer_armed(&pcb->keep_timer)) {
@@ -204,11 +204,11 @@ void tcp_keepalive_reset(struct us_tcp_pcb *pcb)
 static void keep_fire(struct ustack *s, struct us_timer *t)
 {
     struct us_tcp_pcb *pcb = us_container_of(t, struct us_tcp_pcb, keep_timer);
-    if (pcb->state == TCP_FIN_WAIT_2 && pcb->user_closed) {
+    if (pcb->state == TCPS_FIN_WAIT_2 && pcb->user_closed) {
         tcp_closed(pcb, 0); /* orphaned: the peer never closed */
         return;
     }
-    if (!pcb->keepalive || pcb->state < TCP_ESTABLISHED || pcb->state == TCP_TIME_WAIT)
+    if (!pcb->keepalive || pcb->state < TCPS_ESTABLISHED || pcb->state == TCPS_TIME_WAIT)
         return;
     us_time_t idle_deadline = pcb->idle_since + (us_time_t)pcb->keepidle_s * US_SEC;
     if (pcb->keep_probes == 0 && s->now < idle_deadline) {
@@ -229,7 +229,7 @@ static void keep_fire(struct ustack *s, struct us_timer *t)
 void tcp_enter_timewait(struct us_tcp_pcb *pcb)
 {
     struct ustack *s = pcb->stack;
-    tcp_set_state(pcb, TCP_TIME_WAIT);
+    tcp_set_state(pcb, TCPS_TIME_WAIT);
     us_timer_cancel(s, &pcb->delack_timer);
     us_timer_cancel(s, &pcb->keep_timer);
     us_timer_arm(s, &pcb->rtx_timer, s->now + TCP_TIMEWAIT);

@@ -77,14 +77,14 @@ static void test_graceful_close(void **state)
     tc_out(&c, "P.", 1 + 2 * full, 1, 3000 - 2 * full);
     assert_int_equal(us_tcp_shutdown(c.pcb, SHUT_WR), 0);
     tc_out(&c, "F.", 3001, 1, 0);
-    assert_int_equal(c.pcb->state, TCP_FIN_WAIT_1);
+    assert_int_equal(c.pcb->state, TCPS_FIN_WAIT_1);
     tc_in(&c, ".", 1, 3001, 0);
-    assert_int_equal(c.pcb->state, TCP_FIN_WAIT_1);
+    assert_int_equal(c.pcb->state, TCPS_FIN_WAIT_1);
     tc_in(&c, ".", 1, 3002, 0);
-    assert_int_equal(c.pcb->state, TCP_FIN_WAIT_2);
+    assert_int_equal(c.pcb->state, TCPS_FIN_WAIT_2);
     tc_in(&c, "F.", 1, 3002, 0);
     tc_out(&c, ".", 3002, 2, 0);
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
 }
 
 /* A FIN queued behind unsent data rides on the last data segment. */

@@ -68,7 +68,7 @@ static void test_cookie_handshake(void **state)
     tc_expect_none(&c);
     assert_int_equal(flow_counter(f, "tcp.syncookie_ok"), 1);
     assert_non_null(tc_accept_child(&c));
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_int_equal(c.pcb->rport, 40001);
     assert_int_equal(c.pcb->mss, 1460);
     assert_false(c.pcb->ts_ok || c.pcb->sack_ok || c.pcb->ws_ok);

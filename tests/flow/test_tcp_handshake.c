@@ -51,7 +51,7 @@ static void test_syn_shape(void **state)
     assert_int_equal(r.opt.order[2], 8);
     assert_int_equal(r.opt.order[3], 3);
     assert_int_equal(r.hlen, 40);
-    assert_int_equal(c.pcb->state, TCP_SYN_SENT);
+    assert_int_equal(c.pcb->state, TCPS_SYN_SENT);
     assert_true(r.ip.df); /* PMTUD (RFC 1191) */
 }
 
@@ -205,13 +205,13 @@ static void test_simultaneous_open(void **state)
     c.lport = r.sport;
     struct tc_opts none = tc_no_opts();
     tc_in_full(&c, "S", 0, 0, 65535, &none, 0);
-    assert_int_equal(c.pcb->state, TCP_SYN_RECEIVED);
+    assert_int_equal(c.pcb->state, TCPS_SYN_RECEIVED);
     tc_out(&c, "S.", 0, 1, 0);
     tc_in_full(&c, "S.", 0, 1, 65535, &none, 0);
     /* CORE BUG (see report): the SYN-ACK of a simultaneous open fails the
      * acceptability test (SEG.SEQ = IRS < RCV.NXT) and is answered with
      * yet another SYN-ACK instead of establishing the connection. */
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_int_equal(c.n_connected, 1);
     /* Nothing but, at most, an ACK. */
     if (flow_pending(f))
@@ -244,7 +244,7 @@ static void test_simultaneous_open_plain_ack(void **state)
     tc_in_full(&c, "S", 0, 0, 65535, &none, 0);
     tc_out(&c, "S.", 0, 1, 0);
     tc_in(&c, ".", 1, 1, 0);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_int_equal(c.n_connected, 1);
     tc_expect_none(&c);
 }
@@ -343,19 +343,19 @@ static void test_syn_sent_bad_ack(void **state)
     struct tc_opts none = tc_no_opts();
     tc_in_full(&c, "S.", 0, 1000, 65535, &none, 0);
     tc_out(&c, "R", 1000, TC_ANY, 0);
-    assert_int_equal(c.pcb->state, TCP_SYN_SENT);
+    assert_int_equal(c.pcb->state, TCPS_SYN_SENT);
     tc_in_full(&c, "S.", 0, 0, 65535, &none, 0); /* SEG.ACK = ISS: not acceptable */
     tc_out(&c, "R", 0, TC_ANY, 0);
-    assert_int_equal(c.pcb->state, TCP_SYN_SENT);
+    assert_int_equal(c.pcb->state, TCPS_SYN_SENT);
     /* A RST with an unacceptable ACK is dropped; without ACK, ignored. */
     tc_in_full(&c, "R.", 0, 1000, 0, &none, 0);
     tc_in_full(&c, "R", 0, 0, 0, &none, 0);
     tc_expect_none(&c);
-    assert_int_equal(c.pcb->state, TCP_SYN_SENT);
+    assert_int_equal(c.pcb->state, TCPS_SYN_SENT);
     /* The right SYN-ACK still completes it. */
     tc_in_full(&c, "S.", 0, 1, 65535, &none, 0);
     tc_out(&c, ".", 1, 1, 0);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
 }
 
 /* A RST acking our SYN refuses the connection: ECONNREFUSED. */
@@ -379,7 +379,7 @@ static void test_syn_sent_refused(void **state)
     tc_in_full(&c, "R.", 0, 1, 0, &none, 0);
     tc_expect_none(&c);
     assert_int_equal(c.n_closed, 1);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     assert_int_equal(us_tcp_take_error(c.pcb), ECONNREFUSED);
     /* No more SYNs. */
     tc_advance(f, 10 * US_SEC);

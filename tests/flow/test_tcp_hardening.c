@@ -19,11 +19,11 @@ static void test_rst_challenge_then_exact(void **state)
     tc_in(&c, "P.", 1, 1, 100);
     tc_in(&c, "R", 102, 0, 0);
     tc_out(&c, ".", 1, 101, 0);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_int_equal(flow_counter(f, "tcp.challenge_ack"), 1);
     tc_in(&c, "R", 101, 0, 0);
     tc_expect_none(&c);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     assert_int_equal(c.n_closed, 1);
     assert_int_equal(flow_counter(f, "tcp.reset_rcvd"), 1);
     /* The buffered data is still readable, then the error. */
@@ -46,7 +46,7 @@ static void test_syn_challenge(void **state)
     tc_in(&c, "S", 0, 0, 0); /* the original SYN, replayed */
     tc_out(&c, ".", 1, 1, 0);
     tc_expect_none(&c);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_true(flow_counter(f, "tcp.challenge_ack") >= 1);
     tc_in(&c, "P.", 1, 1, 10);
     assert_int_equal(us_tcp_readable(c.pcb), 10);
@@ -69,7 +69,7 @@ static void test_challenge_ack_rate_limit(void **state)
         tc_out(&c, ".", 1, 1, 0);
     assert_int_equal(flow_counter(f, "tcp.challenge_ack"), 1000);
     assert_int_equal(flow_counter(f, "drop.tcp_challenge_limit"), 100);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     tc_advance(f, US_SEC);
     tc_in(&c, "S", 7, 0, 0);
     tc_out(&c, ".", 1, 1, 0);
@@ -94,7 +94,7 @@ static void test_ack_beyond_snd_nxt(void **state)
     assert_int_equal(us_tcp_readable(c.pcb), 0);
     assert_int_equal(c.pcb->snd_una - c.iss, 1);
     assert_int_equal(flow_counter(f, "drop.tcp_bad_ack"), 1);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     /* The right ACK still works. */
     tc_in(&c, "P.", 1, 101, 50);
     assert_int_equal(us_tcp_readable(c.pcb), 50);
@@ -160,7 +160,7 @@ static void test_paws(void **state)
     /* An exact RST with an old TSval still resets. */
     o.tsval = 5;
     tc_in_full(&c, "R", 21, 0, 0, &o, 0);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
 }
 
 /* RFC 7323 3.2: once agreed, a segment without timestamps is dropped

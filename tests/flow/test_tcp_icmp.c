@@ -56,9 +56,24 @@ static void test_port_unreachable_in_syn_sent(void **state)
     struct tc_conn c;
     start_connect(&c, f);
     icmp_quoting(&c, 3, 3, 0, 0);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     assert_int_equal(c.n_closed, 1);
     assert_int_equal(us_tcp_take_error(c.pcb), ECONNREFUSED);
+    tc_advance(f, 10 * US_SEC);
+    tc_expect_none(&c);
+}
+
+/* Host unreachable quoting our SYN also ends the attempt at once, with
+ * EHOSTUNREACH, as Linux's tcp_v4_err() does for a connection opening. */
+static void test_host_unreachable_in_syn_sent(void **state)
+{
+    (void)state;
+    struct flow *f = tc_flow(NULL);
+    struct tc_conn c;
+    start_connect(&c, f);
+    icmp_quoting(&c, 3, 1, 0, 0);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
+    assert_int_equal(us_tcp_take_error(c.pcb), EHOSTUNREACH);
     tc_advance(f, 10 * US_SEC);
     tc_expect_none(&c);
 }
@@ -73,7 +88,7 @@ static void test_port_unreachable_bad_seq(void **state)
     start_connect(&c, f);
     icmp_quoting(&c, 3, 3, 0, 1000);
     icmp_quoting(&c, 3, 3, 0, (uint32_t)-1);
-    assert_int_equal(c.pcb->state, TCP_SYN_SENT);
+    assert_int_equal(c.pcb->state, TCPS_SYN_SENT);
     assert_int_equal(flow_counter(f, "drop.tcp_icmp_invalid"), 2);
     assert_true(tc_run_until_sent(f, 2 * US_SEC));
     tc_out(&c, "S", 0, TC_ANY, 0);
@@ -92,7 +107,7 @@ static void test_icmp_for_unknown_connection(void **state)
     tcp[0] ^= 0x01;
     icmp_quoting(&c, 3, 3, 0, 0);
     memcpy(tcp, saved, 2);
-    assert_int_equal(c.pcb->state, TCP_SYN_SENT);
+    assert_int_equal(c.pcb->state, TCPS_SYN_SENT);
     assert_int_equal(flow_counter(f, "drop.tcp_icmp_invalid"), 1);
 }
 
@@ -109,7 +124,7 @@ static void test_port_unreachable_established_ignored(void **state)
     tc_out(&c, "P.", 1, 1, 100);
     icmp_quoting(&c, 3, 3, 0, 0);
     icmp_quoting(&c, 3, 1, 0, 0); /* host unreachable */
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_int_equal(c.n_closed, 0);
     tc_in(&c, ".", 1, 101, 0);
     tc_send(&c, &off, 10);
@@ -165,6 +180,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TC_TEST(test_port_unreachable_in_syn_sent),
+        TC_TEST(test_host_unreachable_in_syn_sent),
         TC_TEST(test_port_unreachable_bad_seq),
         TC_TEST(test_icmp_for_unknown_connection),
         TC_TEST(test_port_unreachable_established_ignored),

@@ -47,7 +47,7 @@ static void test_keepalive_unanswered(void **state)
     tc_out(&c, "R.", 1, 1, 0);
     assert_int_equal(tc_ms(&c, t0), 16000);
     assert_int_equal(c.n_closed, 1);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     assert_int_equal(us_tcp_take_error(c.pcb), ETIMEDOUT);
     tc_advance(f, 100 * US_SEC);
     tc_expect_none(&c);
@@ -79,7 +79,7 @@ static void test_keepalive_answered(void **state)
     assert_true(tc_run_until_sent(f, 100 * US_SEC));
     tc_out(&c, ".", 0, 11, 0);
     assert_int_equal(tc_ms(&c, t0), 32000);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
 }
 
 /* Default idle time: two hours (Linux tcp_keepalive_time). */
@@ -107,7 +107,7 @@ static void test_keepalive_off(void **state)
     tc_accept(&c, f, 8080, NULL);
     tc_advance(f, 5 * 3600 * US_SEC);
     tc_expect_none(&c);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
 }
 
 /* Active open with keep-alive set before connect. */

@@ -256,7 +256,7 @@ static void test_malformed_options_on_data(void **state)
     o.raw = bad_opts[0].bytes;
     o.rawlen = bad_opts[0].len;
     tc_in_full(&c, "R", 1, 0, 0, &o, 0);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     tc_in(&c, "P.", 1, 1, 20);
     assert_int_equal(us_tcp_readable(c.pcb), 20);
 }
@@ -276,7 +276,7 @@ static void test_bad_checksum(void **state)
                        .win = 100,
                        .bad_csum = true};
     tc_inject(f, &s);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_int_equal(flow_counter(f, "drop.tcp_bad_checksum"), 1);
     tc_expect_none(&c);
 }

@@ -87,7 +87,7 @@ static void test_rto_max_and_give_up(void **state)
     assert_int_equal(c.n_closed, 0);
     tc_advance_ms(f, 1);
     assert_int_equal(c.n_closed, 1);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     assert_int_equal(us_tcp_take_error(c.pcb), ETIMEDOUT);
     if (flow_pending(f))
         tc_out(&c, "R.", 101, 1, 0); /* a reset, at most */

@@ -18,7 +18,7 @@ static void to_time_wait(struct tc_conn *c, struct flow *f)
     tc_in(c, ".", 1, 2, 0);
     tc_in(c, "F.", 1, 2, 0);
     tc_out(c, ".", 2, 2, 0);
-    assert_int_equal(c->pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c->pcb->state, TCPS_TIME_WAIT);
 }
 
 /* TIME-WAIT lasts 60 s, during which a segment of the old connection is
@@ -30,10 +30,10 @@ static void test_time_wait_lasts_60s(void **state)
     struct tc_conn c;
     to_time_wait(&c, f);
     tc_advance(f, FLOW_MS(59999));
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
     tc_expect_none(&c);
     tc_advance_ms(f, 1);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     assert_int_equal(c.n_closed, 1);
     assert_int_equal(us_tcp_take_error(c.pcb), 0);
     tc_expect_none(&c);
@@ -55,9 +55,9 @@ static void test_time_wait_fin_restarts(void **state)
      * acceptability test and is only acked; process_fin's restart of
      * 2 MSL is never reached, so TIME-WAIT ends 60 s after it began. */
     tc_advance(f, FLOW_MS(59999));
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
     tc_advance_ms(f, 1);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
 }
 
 /* RFC 1337: a RST does not end TIME-WAIT early (TIME-WAIT assassination). */
@@ -71,11 +71,11 @@ static void test_time_wait_ignores_rst(void **state)
     tc_in(&c, "R", 2, 0, 0);
     tc_in(&c, "R.", 2, 2, 0);
     tc_expect_none(&c);
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
     tc_advance(f, FLOW_MS(49999));
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
     tc_advance_ms(f, 1);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
 }
 
 /* A new SYN above the old sequence space (and with a newer timestamp)
@@ -91,7 +91,7 @@ static void test_time_wait_reopened_by_newer_syn(void **state)
     tc_advance(f, US_SEC);
     tc_in(&c, "S", 0, 0, 0); /* the old SYN again: not newer */
     tc_out(&c, ".", 2, 2, 0);
-    assert_int_equal(old->state, TCP_TIME_WAIT);
+    assert_int_equal(old->state, TCPS_TIME_WAIT);
     assert_int_equal(c.listener->syn_q_len, 0);
 
     struct tc_opts o = tc_linux_opts();
@@ -100,7 +100,7 @@ static void test_time_wait_reopened_by_newer_syn(void **state)
     c.ts = false;
     tc_in_full(&c, "S", 100000, 0, 65535, &o, 0);
     c.ts = ts;
-    assert_int_equal(old->state, TCP_CLOSED);
+    assert_int_equal(old->state, TCPS_CLOSED);
     struct tc_rx r;
     tc_expect_raw(f, &r);
     assert_int_equal(r.flags, TCP_SYN | TCP_ACK);
@@ -111,7 +111,7 @@ static void test_time_wait_reopened_by_newer_syn(void **state)
     c.ts_last = r.opt.tsval;
     tc_in(&c, ".", 1, 1, 0);
     assert_non_null(tc_accept_child(&c));
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     assert_ptr_not_equal(c.pcb, old);
 }
 
@@ -127,12 +127,12 @@ static void test_simultaneous_close(void **state)
     tc_out(&c, "F.", 1, 1, 0);
     tc_in(&c, "F.", 1, 1, 0); /* the peer's FIN, not acking ours */
     tc_out(&c, ".", 2, 2, 0);
-    assert_int_equal(c.pcb->state, TCP_CLOSING);
+    assert_int_equal(c.pcb->state, TCPS_CLOSING);
     assert_int_equal(us_tcp_recv(c.pcb, (char[4]){0}, 4, false), 0);
     tc_in(&c, ".", 2, 2, 0);
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
     tc_advance(f, 60 * US_SEC);
-    assert_int_equal(c.pcb->state, TCP_CLOSED);
+    assert_int_equal(c.pcb->state, TCPS_CLOSED);
     tc_expect_none(&c);
 }
 
@@ -150,7 +150,7 @@ static void test_closing_retransmits_fin(void **state)
     assert_true(tc_run_until_sent(f, 10 * US_SEC));
     tc_out(&c, "F.", 1, 2, 0);
     tc_in(&c, ".", 2, 2, 0);
-    assert_int_equal(c.pcb->state, TCP_TIME_WAIT);
+    assert_int_equal(c.pcb->state, TCPS_TIME_WAIT);
 }
 
 int main(void)

@@ -185,7 +185,7 @@ static void test_zero_window_probe_and_reopen(void **state)
         tc_expect_none(&c);
     }
     assert_int_equal(flow_counter(f, "tcp.window_probe"), 5);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
     c.win = 100; /* x 128 */
     tc_in(&c, ".", 1, 1, 0);
     tc_out(&c, "P.", 1, 1, 1000);
@@ -218,7 +218,7 @@ static void test_zero_window_probe_cap(void **state)
         tc_in(&c, ".", 1, 1, 0);
     }
     assert_int_equal(gap, TCP_PERSIST_MAX / US_MSEC);
-    assert_int_equal(c.pcb->state, TCP_ESTABLISHED);
+    assert_int_equal(c.pcb->state, TCPS_ESTABLISHED);
 }
 
 /* A window update that is not an ACK of new data also restarts sending. */

@@ -640,7 +640,7 @@ void tc_connect_at(struct tc_conn *c, struct flow *f, const struct tc_opts *syna
     tc_in_full(c, "S.", 0, 1, c->win, &o, 0);
     c->ts = ts;
     tc_out_at(c, ".", 1, 1, 0, file, line);
-    if (c->pcb->state != TCP_ESTABLISHED)
+    if (c->pcb->state != TCPS_ESTABLISHED)
         tc_fail(file, line, "not ESTABLISHED after the handshake: %s",
                 us_tcp_state_name(c->pcb->state));
 }
@@ -694,7 +694,7 @@ void tc_accept_at(struct tc_conn *c, struct flow *f, uint16_t port, const struct
     tc_in(c, ".", 1, 1, 0);
     if (!tc_accept_child(c))
         tc_fail(file, line, "no connection to accept after the handshake");
-    if (c->pcb->state != TCP_ESTABLISHED)
+    if (c->pcb->state != TCPS_ESTABLISHED)
         tc_fail(file, line, "child not ESTABLISHED: %s", us_tcp_state_name(c->pcb->state));
 }
 
