@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "core/stack.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 #include "ustack/ustack.h"
 #include "wire/checksum.h"
@@ -115,6 +116,33 @@ static void sink_echo_reply(void *ctx, struct us_pkt *p, uint32_t src, uint8_t t
     us_pkt_free(p);
 }
 
+/* TCP: an echo server on port 7 (accepting everything, echoing what it
+ * reads, closing at end of stream) and one connection opening towards the
+ * peer, so that segments reach LISTEN, SYN-SENT and the synchronized
+ * states alike. */
+static void tcp_echo_event(void *ctx, struct us_tcp_pcb *pcb, unsigned events)
+{
+    (void)ctx;
+    if (events & US_TCP_EV_ACCEPTABLE) {
+        struct us_tcp_pcb *c;
+        while ((c = us_tcp_accept(pcb))) {
+            c->event = tcp_echo_event;
+            tcp_echo_event(NULL, c, US_TCP_EV_READABLE);
+        }
+        return;
+    }
+    if (events & US_TCP_EV_CLOSED) {
+        us_tcp_close(pcb);
+        return;
+    }
+    uint8_t buf[2048];
+    ssize_t n;
+    while ((n = us_tcp_recv(pcb, buf, sizeof(buf), false)) > 0)
+        us_tcp_send(pcb, buf, (size_t)n, false);
+    if (n == 0)
+        us_tcp_close(pcb);
+}
+
 static void must(int ok, const char *what)
 {
     if (!ok) {
@@ -168,6 +196,13 @@ static void setup(void)
 
     static struct us_icmp4_echo_listener ping = {.id = PING_ID, .fn = sink_echo_reply};
     us_icmp4_echo_listen(stack, &ping);
+
+    struct us_tcp_pcb *listener = us_tcp_new(stack, tcp_echo_event, NULL);
+    must(listener != NULL, "us_tcp_new");
+    must(us_tcp_bind(listener, NULL, ECHO_PORT, false) == 0, "us_tcp_bind");
+    must(us_tcp_listen(listener, 4) == 0, "us_tcp_listen");
+    struct us_tcp_pcb *active = us_tcp_new(stack, tcp_echo_event, NULL);
+    must(active != NULL && us_tcp_connect(active, &gw, 80) == 0, "us_tcp_connect");
 }
 
 static us_time_t clock_advance(uint8_t ticks)
@@ -197,6 +232,10 @@ static void fix_l4_csum(uint8_t *ip, uint8_t *l4, size_t plen)
         uint16_t c = us_csum_fold(
             us_csum_add(us_csum_pseudo(&src, &dst, IP_PROTO_UDP, (uint32_t)ulen), l4, ulen));
         put_csum(l4 + 6, c ? c : 0xffff);
+    } else if (ip[9] == IP_PROTO_TCP && plen >= 20) {
+        put_csum(l4 + 16, 0);
+        put_csum(l4 + 16, us_csum_fold(us_csum_add(
+                              us_csum_pseudo(&src, &dst, IP_PROTO_TCP, (uint32_t)plen), l4, plen)));
     } else if (ip[9] == IP_PROTO_ICMP && plen >= 4) {
         put_csum(l4 + 2, 0);
         put_csum(l4 + 2, us_csum(l4, plen));
