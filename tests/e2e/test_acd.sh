@@ -62,7 +62,7 @@ why=$(printf '%s\n%s\n' "$probes" "$announces" | awk -v ready="$t_ready" '
 [[ -z "$why" ]] || fail "RFC 5227 timing" "$why" "probes: $(tr '\n' ' ' <<<"$probes")" \
     "announcements: $(tr '\n' ' ' <<<"$announces")"
 # Nothing else from the stack before its first announcement.
-first_announce=$(tshark_fields "$US_PCAP" "$announce" frame.number | head -n 1)
+first_announce=$(tshark_fields "$US_PCAP" "$announce" frame.number | sed -n 1p)
 n=$(tshark_count "$US_PCAP" "eth.src == $STACK_MAC && frame.number < $first_announce \
     && !($probe)")
 assert_eq "frames other than probes sent before the first announcement" 0 "$n"
