@@ -5,5 +5,8 @@
 
 int cmd_serve(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_nc(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_iperf3(int argc, char **argv);
 
 #endif

@@ -13,8 +13,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", cmd_serve, "run the UDP echo, discard, daytime and chargen services"},
+    {"serve", cmd_serve, "run echo, discard, daytime, chargen (UDP, TCP), HTTP and iperf3"},
     {"ping", cmd_ping, "send ICMP echo requests from the stack"},
+    {"nc", cmd_nc, "connect to a TCP port: standard input to it, its data to standard output"},
+    {"get", cmd_get, "fetch an http:// URL"},
+    {"iperf3", cmd_iperf3, "measure TCP throughput against an iperf3 server"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ustack: unknown option '%s' (expected a command; see 'ustack --help')\n",
                 word);
     else
-        fprintf(stderr, "ustack: unknown command '%s' (expected serve or ping)\n", word);
+        fprintf(stderr, "ustack: unknown command '%s' (expected serve, ping, nc, get or iperf3)\n",
+                word);
     return 2;
 }

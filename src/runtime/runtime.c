@@ -170,6 +170,9 @@ static void *rt_thread(void *arg)
         if (n < 0)
             n = 0; /* EINTR */
         pthread_mutex_lock(&rt->lock);
+        /* Packets that woke us are stamped with the time they arrived,
+         * not the time we went to sleep (RTT samples, timestamps). */
+        us_poll(rt->s, us_clock_monotonic());
     }
     rt->sleeping = 0;
     pthread_mutex_unlock(&rt->lock);

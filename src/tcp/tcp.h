@@ -64,7 +64,8 @@ typedef void (*us_tcp_event_fn)(void *ctx, struct us_tcp_pcb *pcb, unsigned even
 #define TCP_DUPTHRESH 3
 #define TCP_SCORE_MAX 16 /* SACK scoreboard ranges */
 #define TCP_HASH 4096
-#define TCP_CHALLENGE_LIMIT 1000 /* per second, as Linux tcp_challenge_ack_limit */
+#define TCP_OOW_ACK_INTERVAL (500 * US_MSEC) /* Linux tcp_invalid_ratelimit */
+#define TCP_CHALLENGE_LIMIT 1000             /* per second, as Linux tcp_challenge_ack_limit */
 
 struct tcp_cc_ops;
 
@@ -134,9 +135,10 @@ struct us_tcp_pcb {
     uint8_t unacked_segs; /* full segments received since our last ACK */
     bool linger_on;
     uint32_t linger_sec;
-    bool user_closed; /* the owner let go: free on reaching CLOSED */
-    uint8_t busy;     /* input is working on it: freeing waits (see tcp_pcb_put) */
-    bool zombie;      /* freed while busy */
+    bool user_closed;       /* the owner let go: free on reaching CLOSED */
+    uint8_t busy;           /* input is working on it: freeing waits (see tcp_pcb_put) */
+    bool zombie;            /* freed while busy */
+    us_time_t last_oow_ack; /* last ACK sent for an out-of-window segment */
     bool rcv_shutdown;
     uint8_t rtx_count; /* consecutive timeouts */
     uint8_t keep_probes;

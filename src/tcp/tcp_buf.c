@@ -60,9 +60,10 @@ size_t tcp_sndbuf_append(struct tcp_sndbuf *b, const void *data, size_t n)
     return take;
 }
 
-/* An empty small ring is given back, so an idle connection holds no
- * buffer memory; large rings stay (re-creating them costs page faults). */
-#define RING_KEEP_IDLE 65536u
+/* An empty ring of the smallest size is given back, so a connection that
+ * went idle after a little traffic holds no buffer memory; a ring that grew
+ * stays (freeing it each time it empties costs a malloc per segment). */
+#define RING_KEEP_IDLE RING_MIN
 
 void tcp_sndbuf_consume(struct tcp_sndbuf *b, uint32_t n)
 {

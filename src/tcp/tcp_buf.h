@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TCP_OOO_MAX 16
+#define TCP_OOO_MAX 32
 
 struct tcp_sndbuf {
     uint8_t *buf;

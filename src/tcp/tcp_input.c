@@ -53,19 +53,36 @@ static uint32_t seg_len(const struct tcp_view *th)
     return th->plen + !!(th->flags & TCP_SYN) + !!(th->flags & TCP_FIN);
 }
 
-/* RFC 9293 3.10.7.4 first: the four cases of segment acceptability. */
+/* RFC 9293 3.10.7.4 first: segment acceptability. The four cases of the
+ * RFC, with the "special allowance" it asks for valid ACKs when the window
+ * is small or zero, come down to what Linux checks (tcp_sequence()): the
+ * segment must not start beyond the right edge and must reach RCV.NXT.
+ * Data beyond the window is trimmed later; keep-alive and window probes
+ * (one old byte, or none before RCV.NXT) stay unacceptable and get an ACK. */
 static bool acceptable(const struct us_tcp_pcb *pcb, const struct tcp_view *th)
 {
     uint32_t wnd = seq_gt(pcb->rcv_adv, pcb->rcv_nxt) ? pcb->rcv_adv - pcb->rcv_nxt : 0;
     uint32_t len = seg_len(th);
-    if (len == 0 && wnd == 0)
-        return th->seq == pcb->rcv_nxt;
-    if (len == 0)
-        return seq_in(th->seq, pcb->rcv_nxt, pcb->rcv_nxt + wnd);
-    if (wnd == 0)
+    if (seq_gt(th->seq, pcb->rcv_nxt + wnd))
         return false;
-    return seq_in(th->seq, pcb->rcv_nxt, pcb->rcv_nxt + wnd) ||
-           seq_in(th->seq + len - 1, pcb->rcv_nxt, pcb->rcv_nxt + wnd);
+    if (len == 0)
+        return seq_ge(th->seq, pcb->rcv_nxt);
+    return seq_ge(th->seq + len, pcb->rcv_nxt);
+}
+
+/* ACKs for out-of-window segments without data are limited per
+ * connection, so two stacks that each find the other's ACKs unacceptable
+ * cannot ACK each other for ever (as Linux's tcp_oow_rate_limited()). */
+static void oow_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
+{
+    struct ustack *s = pcb->stack;
+    if (th->flags & TCP_RST)
+        return;
+    if (th->plen == 0 && !(th->flags & TCP_SYN) && pcb->last_oow_ack &&
+        s->now - pcb->last_oow_ack < TCP_OOW_ACK_INTERVAL)
+        return;
+    pcb->last_oow_ack = s->now;
+    tcp_send_ack(pcb);
 }
 
 /* ---- ACK processing ---- */
@@ -197,6 +214,10 @@ static bool fin_acked(struct us_tcp_pcb *pcb)
 static void new_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
 {
     uint32_t acked = th->ack - pcb->snd_una;
+    /* RFC 7661 spirit: grow cwnd only while it limits the sender; a
+     * connection held back by the peer's window or its own buffer would
+     * otherwise inflate it without bound. */
+    bool cwnd_limited = tcp_flight(pcb) + 2u * pcb->mss >= pcb->cwnd;
     rtt_from_ack(pcb, th);
     uint32_t data_acked = acked;
     if (pcb->fin_sent && seq_gt(th->ack, pcb->fin_seq))
@@ -221,7 +242,8 @@ static void new_ack(struct us_tcp_pcb *pcb, const struct tcp_view *th)
         }
     } else {
         pcb->dupacks = 0;
-        pcb->cc->on_ack(pcb, acked);
+        if (cwnd_limited)
+            pcb->cc->on_ack(pcb, acked);
     }
     tcp_rearm_rtx(pcb); /* RFC 6298 5.3 */
 }
@@ -306,7 +328,11 @@ static bool process_data(struct us_tcp_pcb *pcb, const struct tcp_view *th)
         seq = pcb->rcv_nxt;
     }
     uint32_t off = seq - pcb->rcv_nxt;
+    /* What the buffer can take, or what we advertised if that is more (a
+     * scaled window is rounded up rather than shrunk): a promise is kept. */
     uint32_t space = tcp_rcvbuf_space(&pcb->rcv);
+    if (seq_gt(pcb->rcv_adv, pcb->rcv_nxt + space))
+        space = pcb->rcv_adv - pcb->rcv_nxt;
     if (off >= space) {
         us_count_drop(pcb->stack, US_P_tcp, US_DROP_tcp_out_of_window);
         return true;
@@ -502,13 +528,12 @@ static enum input_result conn_input(struct us_tcp_pcb *pcb, const struct tcp_vie
     }
     if (paws_reject(pcb, th)) {
         us_count_drop(s, US_P_tcp, US_DROP_tcp_paws);
-        tcp_send_ack(pcb);
+        oow_ack(pcb, th);
         return INPUT_DONE;
     }
     if (!acceptable(pcb, th)) {
         us_count_drop(s, US_P_tcp, US_DROP_tcp_out_of_window);
-        if (!(th->flags & TCP_RST))
-            tcp_send_ack(pcb);
+        oow_ack(pcb, th);
         return INPUT_DONE;
     }
     if (th->flags & TCP_RST) {

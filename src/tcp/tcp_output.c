@@ -308,8 +308,11 @@ static uint32_t usable_window(const struct us_tcp_pcb *pcb)
  * segment shorter than the MSS. */
 static bool small_segment_ok(const struct us_tcp_pcb *pcb, uint32_t len, uint32_t unsent)
 {
-    if (len < unsent) /* window-limited: only if it is a good part of it */
-        return len >= pcb->max_snd_wnd / 2 && len > 0;
+    /* Window-limited: only if it is a good part of the largest window the
+     * peer offered, or nothing is in flight (then no ACK would come to let
+     * us send later: this stands in for the override timer of 3.8.6.2.1). */
+    if (len < unsent)
+        return len > 0 && (len >= pcb->max_snd_wnd / 2 || pcb->snd_nxt == pcb->snd_una);
     /* all that is queued: Nagle says wait while data is unacknowledged */
     return pcb->nodelay || pcb->snd_nxt == pcb->snd_una;
 }

@@ -462,16 +462,24 @@ ssize_t us_tcp_send(struct us_tcp_pcb *pcb, const void *buf, size_t len, bool mo
     return (ssize_t)n;
 }
 
-/* RFC 9293 3.8.6.2.2: after the application reads, tell the peer when the
- * window opened by at least min(half the buffer, one segment). */
+/* After the application reads: a window update goes out only when the
+ * window the peer knows has fallen to half of what can be advertised and
+ * the read at least doubles it (as Linux's tcp_cleanup_rbuf), and the
+ * opening is worth it (RFC 9293 3.8.6.2.2: at least min(half the buffer,
+ * one segment)). Otherwise the ACKs that data earns carry the news. */
 static void window_update(struct us_tcp_pcb *pcb)
 {
     uint32_t avail = tcp_rcvbuf_space(&pcb->rcv);
     uint32_t max = 65535u << pcb->rcv_wscale;
     if (avail > max)
         avail = max; /* what can be advertised at all */
+    if (avail > pcb->rcv.limit)
+        avail = pcb->rcv.limit;
     uint32_t adv = pcb->rcv_adv - pcb->rcv_nxt;
+    uint32_t window_max = pcb->rcv.limit < max ? pcb->rcv.limit : max;
     uint32_t thresh = pcb->rcv.limit / 2 < pcb->mss ? pcb->rcv.limit / 2 : pcb->mss;
+    if (2 * (uint64_t)adv > window_max || avail < 2 * (uint64_t)adv)
+        return;
     if (avail > adv && avail - adv >= thresh && avail - adv >= (1u << pcb->rcv_wscale))
         tcp_send_ack(pcb);
 }
