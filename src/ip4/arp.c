@@ -7,6 +7,7 @@
 
 #include "core/stack.h"
 #include "ip4/acd.h"
+#include "ip4/icmp4.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 
@@ -155,9 +156,13 @@ static void entry_timer(struct ustack *s, struct us_timer *t)
             send_request(e, &us_mac_broadcast);
             return;
         }
-        /* Resolution failed: the queued packets cannot go anywhere. */
-        for (uint32_t n = e->pending.count; n; n--)
-            us_count_drop(s, US_P_ip4, US_DROP_arp_unresolved);
+        /* Resolution failed: the queued packets cannot go anywhere, and
+         * their senders learn that the host is unreachable. */
+        struct us_pkt *p;
+        while ((p = us_pktq_pop(&e->pending))) {
+            us_icmp4_local_error(s, p, ICMP4_DEST_UNREACH, ICMP4_UNREACH_HOST);
+            us_drop(s, p, US_P_ip4, US_DROP_arp_unresolved);
+        }
         entry_free(e);
         return;
     case ARP_REACHABLE:

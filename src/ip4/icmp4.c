@@ -106,25 +106,38 @@ static int error_to_errno(uint8_t type, uint8_t code)
 
 /* An error quotes the offending IP header and at least 8 bytes after it
  * (RFC 792). The quote is truncated, so its lengths are checked leniently. */
-static void error_input(struct ustack *s, struct us_pkt *p, const struct icmp4_view *v)
+/* Hands an error about the datagram quoted at q to its transport. Returns
+ * false when the quote is too short to say which connection it was. */
+static bool dispatch_error(struct ustack *s, const uint8_t *q, size_t qlen, uint8_t type,
+                           uint8_t code, uint32_t rest)
 {
-    const uint8_t *q = p->data + ICMP4_HLEN;
-    size_t qlen = p->len - ICMP4_HLEN;
     struct ip4_view inner;
-    if (qlen < IP4_HLEN || (q[0] >> 4) != 4 || (q[0] & 0x0f) < 5 || (q[0] & 0x0f) * 4u + 8 > qlen) {
-        us_drop(s, p, US_P_icmp4, US_DROP_icmp4_bad_quote);
-        return;
-    }
+    if (qlen < IP4_HLEN || (q[0] >> 4) != 4 || (q[0] & 0x0f) < 5 || (q[0] & 0x0f) * 4u + 8 > qlen)
+        return false;
     inner.hlen = (uint8_t)((q[0] & 0x0f) * 4);
     inner.proto = q[9];
     memcpy(&inner.src, q + 12, 4);
     memcpy(&inner.dst, q + 16, 4);
-    int err = error_to_errno(v->type, v->code);
+    int err = error_to_errno(type, code);
     if (inner.proto == IP_PROTO_UDP)
         us_udp_icmp_error(s, &inner, q + inner.hlen, err);
     else if (inner.proto == IP_PROTO_TCP)
-        us_tcp_icmp_error(s, &inner, q + inner.hlen, v->type, v->code, v->rest, err);
+        us_tcp_icmp_error(s, &inner, q + inner.hlen, type, code, rest, err);
+    return true;
+}
+
+static void error_input(struct ustack *s, struct us_pkt *p, const struct icmp4_view *v)
+{
+    if (!dispatch_error(s, p->data + ICMP4_HLEN, p->len - ICMP4_HLEN, v->type, v->code, v->rest)) {
+        us_drop(s, p, US_P_icmp4, US_DROP_icmp4_bad_quote);
+        return;
+    }
     us_pkt_free(p);
+}
+
+void us_icmp4_local_error(struct ustack *s, const struct us_pkt *p, uint8_t type, uint8_t code)
+{
+    dispatch_error(s, p->data, p->len, type, code, 0);
 }
 
 void us_icmp4_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,

@@ -33,6 +33,10 @@ void us_icmp4_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
  * multicasts, non-first fragments, or invalid sources; rate-limited. */
 void us_icmp4_error(struct ustack *s, struct us_pkt *orig, const struct ip4_view *ip, uint8_t type,
                     uint8_t code, uint32_t rest);
+/* Reports an error about one of our own packets (data at its IP header)
+ * to its transport as if an ICMP error had quoted it: used when ARP cannot
+ * resolve the next hop (RFC 1122 2.3.2.2 / Linux: EHOSTUNREACH). */
+void us_icmp4_local_error(struct ustack *s, const struct us_pkt *p, uint8_t type, uint8_t code);
 /* Sends an echo request; payload_len bytes of data follow the header. */
 int us_icmp4_echo_send(struct ustack *s, uint32_t dst, uint16_t id, uint16_t seq,
                        const void *payload, size_t payload_len);
