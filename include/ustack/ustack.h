@@ -68,6 +68,9 @@ void us_stack_free(struct ustack *s);
  * (US_TIME_NEVER if none). */
 us_time_t us_poll(struct ustack *s, us_time_t now);
 us_time_t us_now(const struct ustack *s);
+/* Moves the clock forward to now without running timers (a driver stamps
+ * the frames it is about to feed; us_poll runs what fell due). */
+void us_set_now(struct ustack *s, us_time_t now);
 us_time_t us_next_deadline(const struct ustack *s);
 
 void us_log_set_level(struct ustack *s, int chan /* -1: all */, enum us_log_level level);

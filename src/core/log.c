@@ -6,8 +6,8 @@
 
 #include "core/stack.h"
 
-static const char *const chan_names[US_CH__COUNT] = {"core",  "link", "eth",  "arp", "ip4",
-                                                     "icmp4", "udp", "tcp", "sock", "app"};
+static const char *const chan_names[US_CH__COUNT] = {"core",  "link", "eth", "arp",  "ip4",
+                                                     "icmp4", "udp",  "tcp", "sock", "app"};
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 
 int us_log_enabled(const struct ustack *s, enum us_log_chan chan, enum us_log_level level)

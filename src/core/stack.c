@@ -77,6 +77,12 @@ us_time_t us_now(const struct ustack *s)
     return s->now;
 }
 
+void us_set_now(struct ustack *s, us_time_t now)
+{
+    if (now > s->now)
+        s->now = now;
+}
+
 us_time_t us_next_deadline(const struct ustack *s)
 {
     return us_timer_next(&s->timers);

@@ -171,8 +171,10 @@ static void *rt_thread(void *arg)
             n = 0; /* EINTR */
         pthread_mutex_lock(&rt->lock);
         /* Packets that woke us are stamped with the time they arrived,
-         * not the time we went to sleep (RTT samples, timestamps). */
-        us_poll(rt->s, us_clock_monotonic());
+         * not the time we went to sleep (RTT samples, timestamps); they are
+         * read before due timers run, so that an ACK waiting in the queue
+         * is seen before a retransmission timeout it would have stopped. */
+        us_set_now(rt->s, us_clock_monotonic());
     }
     rt->sleeping = 0;
     pthread_mutex_unlock(&rt->lock);

@@ -148,6 +148,7 @@ struct us_tcp_pcb {
 
     /* Timers. */
     struct us_timer rtx_timer; /* retransmission, persist, SYN, TIME-WAIT */
+    us_time_t rtx_deadline;    /* when it is really due (the heap entry may be earlier) */
     struct us_timer delack_timer;
     struct us_timer keep_timer; /* keep-alive, FIN-WAIT-2 */
     bool persist;

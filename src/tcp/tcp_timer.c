@@ -39,6 +39,23 @@ static bool unsent_data(const struct us_tcp_pcb *pcb)
     return seq_lt(pcb->snd_nxt, pcb->snd_una + pcb->snd.len) || (pcb->fin_queued && !pcb->fin_sent);
 }
 
+/* RFC 6298 5.3 restarts the timer on every ACK of new data: only the
+ * deadline moves; the heap entry is moved only when it must fire earlier,
+ * and a firing before the deadline re-arms (no heap work per ACK). */
+static void arm_rtx(struct us_tcp_pcb *pcb, us_time_t deadline)
+{
+    pcb->rtx_deadline = deadline;
+    if (!us_timer_armed(&pcb->rtx_timer) || pcb->rtx_timer.deadline > deadline)
+        us_timer_arm(pcb->stack, &pcb->rtx_timer, deadline);
+}
+
+/* Arms it for exactly this deadline (persist, SYN, TIME-WAIT). */
+static void set_rtx(struct us_tcp_pcb *pcb, us_time_t deadline)
+{
+    pcb->rtx_deadline = deadline;
+    us_timer_arm(pcb->stack, &pcb->rtx_timer, deadline);
+}
+
 /* Arms the retransmission timer when something is in flight, or the
  * persist timer when the peer's window is closed with data waiting
  * (RFC 9293 3.8.6.1); cancels it otherwise. */
@@ -49,14 +66,14 @@ void tcp_rearm_rtx(struct us_tcp_pcb *pcb)
         return;
     if (pcb->snd_max != pcb->snd_una) {
         pcb->persist = false;
-        us_timer_arm(s, &pcb->rtx_timer, s->now + backed_off(pcb, pcb->rto));
+        arm_rtx(pcb, s->now + backed_off(pcb, pcb->rto));
         return;
     }
     if (pcb->snd_wnd == 0 && unsent_data(pcb)) {
         us_time_t base = pcb->rto < TCP_PERSIST_MIN ? TCP_PERSIST_MIN : pcb->rto;
         us_time_t t = backed_off(pcb, base);
         pcb->persist = true;
-        us_timer_arm(s, &pcb->rtx_timer, s->now + (t > TCP_PERSIST_MAX ? TCP_PERSIST_MAX : t));
+        set_rtx(pcb, s->now + (t > TCP_PERSIST_MAX ? TCP_PERSIST_MAX : t));
         return;
     }
     pcb->persist = false;
@@ -108,7 +125,7 @@ static void syn_timeout(struct us_tcp_pcb *pcb)
     pcb->retransmits++;
     us_count_event(pcb->stack, US_EV_tcp_retransmit);
     tcp_send_syn(pcb);
-    us_timer_arm(pcb->stack, &pcb->rtx_timer, pcb->stack->now + backed_off(pcb, pcb->rto));
+    set_rtx(pcb, pcb->stack->now + backed_off(pcb, pcb->rto));
 }
 
 /* RFC 6298 5.4-5.7 and RFC 5681 (4): retransmit the earliest segment,
@@ -141,6 +158,10 @@ static void rtx_fire(struct ustack *s, struct us_timer *t)
 {
     (void)s;
     struct us_tcp_pcb *pcb = us_container_of(t, struct us_tcp_pcb, rtx_timer);
+    if (pcb->rtx_deadline > s->now && pcb->state != TCPS_TIME_WAIT) {
+        us_timer_arm(s, t, pcb->rtx_deadline); /* restarted since it was armed */
+        return;
+    }
     switch (pcb->state) {
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
@@ -232,6 +253,6 @@ void tcp_enter_timewait(struct us_tcp_pcb *pcb)
     tcp_set_state(pcb, TCPS_TIME_WAIT);
     us_timer_cancel(s, &pcb->delack_timer);
     us_timer_cancel(s, &pcb->keep_timer);
-    us_timer_arm(s, &pcb->rtx_timer, s->now + TCP_TIMEWAIT);
+    set_rtx(pcb, s->now + TCP_TIMEWAIT);
     tcp_sndbuf_free(&pcb->snd);
 }
