@@ -2,9 +2,10 @@
 # shellcheck disable=SC2317 # functions are called indirectly (start_$target, traps)
 #
 # bench/run.sh: ustack against the kernel and against a trivial TAP reflector,
-# side by side in one run. Reports numbers and ratios; never passes or fails on
-# speed. Needs root: it creates network namespaces (us-bench-<pid>-*) and
-# deletes them, and kills only the processes it started, on any exit.
+# side by side in one run (UDP and ICMP here, then bench/tcp.sh for TCP).
+# Reports numbers and ratios; never passes or fails on speed. Needs root: it
+# creates network namespaces (us-bench-<pid>-*) and deletes them, and kills
+# only the processes it started, on any exit.
 #
 # Targets, all started up front, each in its own namespaces:
 #   kernel     two namespaces joined by veth, 10.78.0.1 -> 10.78.0.2, the
@@ -33,6 +34,8 @@
 #   BENCH_INFLIGHT     UDP requests in flight       (default: 32)
 #   BENCH_PINGS        ICMP echoes per round        (default: 2000)
 #   BENCH_USTACK_ARGS  extra arguments for `ustack serve`
+#   BENCH_TCP          0: skip the TCP part (bench/tcp.sh, run after this one;
+#                      its own knobs are listed there)
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,10 +58,9 @@ VETH_CLIENT_IP=10.78.0.1
 VETH_SERVER_IP=10.78.0.2
 UDP_ECHO_PORT=7
 
-die() {
-    echo "bench: $*" >&2
-    exit 2
-}
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 check_words() { # variable allowed-words...: every word of the variable is allowed
     local name=$1 word
@@ -93,58 +95,7 @@ check_setup() {
     fi
 }
 
-# ---------------------------------------------------------------- cleanup --
-
-WORK=$(mktemp -d /tmp/us-bench.XXXXXX)
-PIDS=()
-NAMESPACES=()
-
-running() { # pid: alive and not yet a zombie
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat%% *}" != Z ]
-}
-
-# stop_pid pid: SIGINT, then SIGKILL after 3 s. Only for pids in PIDS (our
-# children); once reaped the pid is dropped from PIDS, so it is never signalled
-# again after the system could have reused it.
-stop_pid() {
-    local pid=$1 i kept=()
-    if running "$pid"; then
-        kill -INT "$pid" 2>/dev/null
-        for i in $(seq 30); do
-            running "$pid" || break
-            sleep 0.1
-        done
-        running "$pid" && kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || kept+=("$i"); done
-    PIDS=("${kept[@]}")
-    return 0
-}
-
-cleanup() {
-    local pid ns
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 # ------------------------------------------------------------- namespaces --
-
-netns_new() { # name
-    ip netns add "$1" || die "cannot create namespace $1"
-    NAMESPACES+=("$1")
-    ip -n "$1" link set lo up
-    # IPv4 only: keeps IPv6 router/neighbour chatter off the measured links.
-    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-        net.ipv6.conf.default.disable_ipv6=1
-}
 
 setup_veth_pair() { # client-namespace server-namespace
     netns_new "$1"
@@ -285,24 +236,6 @@ alive() { # target: still running? If not, says so once and marks it failed.
 
 # ------------------------------------------------------------------ report --
 
-# median_fmt format values...: median printed with format, or n/a if none
-median_fmt() {
-    local format=$1
-    shift
-    printf '%s\n' "$@" | awk 'NF' | sort -g |
-        awk -v f="$format" '{ v[NR] = $1 } END {
-            if (NR == 0) { print "n/a"; exit }
-            printf f "\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-median() { # values...: median (one decimal if the values have one), or n/a
-    if [[ "$*" == *.* ]]; then median_fmt %.1f "$@"; else median_fmt %.0f "$@"; fi
-}
-
-sum() { # values...: sum, or n/a if none
-    printf '%s\n' "$@" | awk 'NF { s += $1; n++ } END { if (n) print s; else print "n/a" }'
-}
-
 rounds_of() { # metric placements target: one line per round and placement
     local p r
     for p in $2; do
@@ -386,6 +319,11 @@ main() {
         [ -n "${FAILED[$t]:-}" ] && status=1
     done
     report
+    # The TCP part (bench/tcp.sh) runs after this one, on its own namespaces.
+    if [ "${BENCH_TCP:-1}" != 0 ]; then
+        echo
+        "$ROOT/bench/tcp.sh" || status=1
+    fi
     return $status
 }
 
