@@ -409,3 +409,18 @@ void cli_usage(const struct cli_cmd *cmd, FILE *f)
     fprintf(f, "\nInterface options:\n");
     print_opts(f, common_opts, N_COMMON);
 }
+
+int cli_parse_command(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *out)
+{
+    char err[CLI_ERRLEN];
+    switch (cli_parse(cmd, argc, argv, out, err, sizeof(err))) {
+    case CLI_HELP:
+        cli_usage(cmd, stdout);
+        return 0;
+    case CLI_ERROR:
+        fprintf(stderr, "ustack: %s\n", err);
+        return 2;
+    default:
+        return CLI_GO_ON;
+    }
+}

@@ -84,6 +84,11 @@ enum cli_result { CLI_ERROR = -1, CLI_OK = 0, CLI_HELP = 1 };
 enum cli_result cli_parse(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *out,
                           char *err, size_t errlen);
 void cli_usage(const struct cli_cmd *cmd, FILE *f);
+/* cli_parse, then what every subcommand does with its outcome: usage on
+ * stdout for --help (returns 0), the error line on stderr (returns 2), or
+ * CLI_GO_ON when the command should carry on with *out. */
+#define CLI_GO_ON (-1)
+int cli_parse_command(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *out);
 
 /* Formats "invalid value for OPT: 'VALUE' (expected EXPECTED)"; returns -1. */
 int cli_invalid(char *err, size_t errlen, const char *opt, const char *value, const char *expected);

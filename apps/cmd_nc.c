@@ -188,16 +188,9 @@ int cmd_nc(int argc, char **argv)
     };
     struct cli_args args;
     char err[CLI_ERRLEN];
-    switch (cli_parse(&cmd, argc, argv, &args, err, sizeof(err))) {
-    case CLI_HELP:
-        cli_usage(&cmd, stdout);
-        return 0;
-    case CLI_ERROR:
-        fprintf(stderr, "ustack: %s\n", err);
-        return 2;
-    case CLI_OK:
-        break;
-    }
+    int parsed = cli_parse_command(&cmd, argc, argv, &args);
+    if (parsed != CLI_GO_ON)
+        return parsed;
     if (args.npos != 2) {
         fprintf(stderr, "ustack: nc: %s (usage: ustack nc [OPTIONS] HOST PORT)\n",
                 args.npos < 2 ? "missing HOST or PORT" : "too many arguments");

@@ -256,16 +256,9 @@ int cmd_serve(int argc, char **argv)
     };
     struct cli_args args;
     char err[CLI_ERRLEN];
-    switch (cli_parse(&cmd, argc, argv, &args, err, sizeof(err))) {
-    case CLI_HELP:
-        cli_usage(&cmd, stdout);
-        return 0;
-    case CLI_ERROR:
-        fprintf(stderr, "ustack: %s\n", err);
-        return 2;
-    case CLI_OK:
-        break;
-    }
+    int parsed = cli_parse_command(&cmd, argc, argv, &args);
+    if (parsed != CLI_GO_ON)
+        return parsed;
     if (args.npos > 0) {
         fprintf(stderr, "ustack: serve: unexpected argument '%s'\n", args.pos[0]);
         return 2;
