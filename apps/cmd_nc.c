@@ -139,17 +139,25 @@ static int pump_out(struct nc *nc, bool stdin_ready)
     }
 }
 
+/* Runs until the peer has closed and all of standard input has been sent:
+ * the peer's FIN only ends what it sends (it may still be reading, as after
+ * `nc -N`), so our input still goes out before we exit. */
 static int nc_loop(struct nc *nc)
 {
-    bool stdin_ready = false;
+    bool stdin_ready = false, peer_eof = false;
     for (;;) {
-        int rc = pump_in(nc);
-        if (rc <= 0)
-            return rc < 0 ? 1 : 0;
+        if (!peer_eof) {
+            int rc = pump_in(nc);
+            if (rc < 0)
+                return 1;
+            peer_eof = rc == 0;
+        }
         if (pump_out(nc, stdin_ready) < 0)
             return 1;
+        if (peer_eof && nc->shut_wr)
+            return 0;
         bool want_stdin = nc->pending == 0 && !nc->in_eof;
-        short events = (short)(POLLIN | (nc->pending ? POLLOUT : 0));
+        short events = (short)((peer_eof ? 0 : POLLIN) | (nc->pending ? POLLOUT : 0));
         if (tcp_client_wait(&nc->c, events, want_stdin ? STDIN_FILENO : -1, -1, &stdin_ready) ==
             TCP_WAIT_STOP)
             return 1;

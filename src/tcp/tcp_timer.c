@@ -91,7 +91,11 @@ void tcp_rtt_sample(struct us_tcp_pcb *pcb, us_time_t rtt)
         pcb->rttvar = (3 * pcb->rttvar + delta) / 4;
         pcb->srtt = (7 * pcb->srtt + rtt) / 8;
     }
-    us_time_t rto = pcb->srtt + (4 * pcb->rttvar > US_MSEC ? 4 * pcb->rttvar : US_MSEC);
+    /* The variance term is floored at TCP_RTO_MIN rather than the clock
+     * granularity, as Linux does: on a fast link RTO is SRTT + 200 ms, so a
+     * receiver's delayed ACK (up to 200 ms) never races the timer. */
+    us_time_t var = 4 * pcb->rttvar > TCP_RTO_MIN ? 4 * pcb->rttvar : TCP_RTO_MIN;
+    us_time_t rto = pcb->srtt + var;
     pcb->rto = rto < TCP_RTO_MIN ? TCP_RTO_MIN : rto > TCP_RTO_MAX ? TCP_RTO_MAX : rto;
     US_LOG(pcb->stack, US_CH_TCP, US_LOG_TRACE, "TCP :%u rtt %llu us srtt %llu us rto %llu ms",
            pcb->lport, (unsigned long long)(rtt / 1000), (unsigned long long)(pcb->srtt / 1000),
@@ -132,6 +136,10 @@ static void syn_timeout(struct us_tcp_pcb *pcb)
  * back off, shrink to the loss window and go back to SND.UNA. */
 static void retransmit_timeout(struct us_tcp_pcb *pcb)
 {
+    if (pcb->snd_max == pcb->snd_una) {
+        tcp_rearm_rtx(pcb); /* nothing outstanding after all: persist or stop */
+        return;
+    }
     if (pcb->backoff >= TCP_DATA_RETRIES) {
         give_up(pcb);
         return;
