@@ -898,6 +898,7 @@ static int run_session(struct run *r)
     enum cphase phase = r->c->phase;
     client_stop(r->c);
     iface_unlock(&r->ifc);
+    iface_linger_tcp(&r->ifc, 2000);
     if (!completed) {
         fprintf(stderr, "ustack: iperf3: interrupted, the test was not completed\n");
         return 1;

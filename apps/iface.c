@@ -2,6 +2,8 @@
  * `ustack` tool. */
 #include "iface.h"
 
+#include "core/stack.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -201,6 +203,27 @@ int iface_open(struct iface *ifc, const struct cli_iface *o, char *err, size_t e
 }
 
 /* ---- Running ---- */
+
+static bool tcp_closing(struct ustack *s)
+{
+    for (int i = 0; i < TCP_HASH; i++)
+        for (struct us_tcp_pcb *p = s->tcp.conns[i]; p; p = p->next)
+            if (p->state != TCPS_TIME_WAIT)
+                return true;
+    return false;
+}
+
+void iface_linger_tcp(struct iface *ifc, int max_ms)
+{
+    for (int waited = 0; waited < max_ms; waited += 10) {
+        iface_lock(ifc);
+        bool busy = tcp_closing(ifc->stack);
+        iface_unlock(ifc);
+        if (!busy)
+            return;
+        poll(NULL, 0, 10);
+    }
+}
 
 void iface_lock(struct iface *ifc)
 {

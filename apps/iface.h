@@ -50,6 +50,10 @@ void iface_print_counters(struct iface *ifc);
 
 void iface_lock(struct iface *ifc);
 void iface_unlock(struct iface *ifc);
+/* Waits (up to max_ms) until every TCP connection the stack still has is
+ * done with its closing handshake (TIME-WAIT or gone), so that a command
+ * exiting right after closing leaves no half-closed peer behind. */
+void iface_linger_tcp(struct iface *ifc, int max_ms);
 
 /* Stops the runtime, closes the capture (flushed), optionally prints the
  * counters, and frees everything. */

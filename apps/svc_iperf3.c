@@ -30,6 +30,7 @@
 #define END_GRACE (10 * US_SEC)     /* past time + omit: the client is gone */
 #define RESULTS_TIMEOUT (10 * US_SEC)
 #define FILL_CHUNK (64 * 1024)
+#define PACE_TICK (2 * US_MSEC) /* how soon a paced stream looks again */
 #define DRAIN_BUF (256 * 1024)
 #define LISTEN_BACKLOG 64
 #define EXTRA_CANDIDATES 16 /* connections beyond "parallel" heard out */
@@ -57,6 +58,7 @@ struct conn {
     uint64_t bytes; /* counted while the test runs */
     uint64_t retr_base, retransmits;
     uint64_t omitted; /* bytes of the first "omit" seconds, left out of the results */
+    uint64_t paced;   /* bytes sent since the test started, for -b */
 };
 
 struct server;
@@ -79,6 +81,8 @@ struct test {
     uint64_t send_limit, sent_total; /* reverse with num/blockcount */
     struct us_timer deadline;
     struct us_timer omit_timer;
+    struct us_timer pace_timer; /* reverse with -b: when sending may resume */
+    us_time_t pace_start;
     char peer[64];
     struct test *next_dead;
 };
@@ -166,6 +170,7 @@ static void test_kill(struct test *t)
             c->pcb->event = NULL;
     us_timer_cancel(srv->s, &t->deadline);
     us_timer_cancel(srv->s, &t->omit_timer);
+    us_timer_cancel(srv->s, &t->pace_timer);
     if (srv->test == t)
         srv->test = NULL;
     t->next_dead = srv->dead;
@@ -223,6 +228,7 @@ static void free_test(struct test *t)
     }
     us_timer_cancel(s, &t->deadline);
     us_timer_cancel(s, &t->omit_timer);
+    us_timer_cancel(s, &t->pace_timer);
     ip3_ctrl_free(&t->ctrl);
     free(t);
 }
@@ -274,6 +280,37 @@ static void deadline_fire(struct ustack *s, struct us_timer *tm)
 
 /* ---- Data connections ---- */
 
+/* -b in reverse mode: each stream may have sent bandwidth/8 bytes per
+ * second since the test began (plus one chunk of burst), as iperf3's own
+ * server paces; 0 when it must wait (the pace timer resumes it). */
+static uint64_t pace_allowance(struct conn *c)
+{
+    struct test *t = c->t;
+    if (!t->params.bandwidth)
+        return UINT64_MAX;
+    us_time_t elapsed = us_now(t->srv->s) - t->pace_start;
+    uint64_t may =
+        (uint64_t)((double)t->params.bandwidth / 8.0 * (double)elapsed / US_SEC) + FILL_CHUNK;
+    if (may > c->paced)
+        return may - c->paced;
+    if (!us_timer_armed(&t->pace_timer))
+        us_timer_arm(t->srv->s, &t->pace_timer, us_now(t->srv->s) + PACE_TICK);
+    return 0;
+}
+
+static void conn_fill(struct conn *c);
+
+static void pace_fire(struct ustack *s, struct us_timer *tm)
+{
+    (void)s;
+    struct test *t = us_container_of(tm, struct test, pace_timer);
+    if (!t->running || !t->params.reverse)
+        return;
+    for (int i = 0; i < t->nstreams; i++)
+        if (t->streams[i] && t->streams[i]->pcb)
+            conn_fill(t->streams[i]);
+}
+
 static void conn_fill(struct conn *c)
 {
     struct test *t = c->t;
@@ -282,6 +319,8 @@ static void conn_fill(struct conn *c)
         uint64_t left = t->send_limit > t->sent_total ? t->send_limit - t->sent_total : 0;
         total = total < left ? total : left;
     }
+    uint64_t allowed = pace_allowance(c);
+    total = total < allowed ? total : allowed;
     uint64_t done = 0;
     while (done < total) {
         size_t chunk = total - done < FILL_CHUNK ? (size_t)(total - done) : FILL_CHUNK;
@@ -292,6 +331,7 @@ static void conn_fill(struct conn *c)
         done += (uint64_t)n;
     }
     c->bytes += done;
+    c->paced += done;
     t->sent_total += done;
 }
 
@@ -402,6 +442,7 @@ static void test_start_running(struct test *t)
     t->phase = PH_RUNNING;
     t->running = true;
     t->t_start = now_of(t);
+    t->pace_start = t->t_start;
     ip3_cpu_sample(&t->cpu_start, us_clock_monotonic());
     if (t->params.num)
         t->send_limit = t->params.num;
@@ -641,6 +682,7 @@ static void new_test(struct server *srv, struct us_tcp_pcb *pcb)
     peer_text(pcb, t->peer, sizeof(t->peer));
     us_timer_init(&t->deadline, deadline_fire);
     us_timer_init(&t->omit_timer, omit_fire);
+    us_timer_init(&t->pace_timer, pace_fire);
     us_timer_arm(srv->s, &t->deadline, now_of(t) + SETUP_TIMEOUT);
     srv->test = t;
     pcb->nodelay = true; /* as iperf3: control messages go at once */

@@ -137,8 +137,14 @@ int tcp_client_open(struct tcp_client *c, const struct cli_iface *o, uint32_t ad
 
 void tcp_client_close(struct tcp_client *c)
 {
-    if (c->sd >= 0)
+    if (c->sd >= 0) {
+        /* The process ends right after: let what is still in the send
+         * buffer, and our FIN, reach the peer first (up to 10 s). */
+        struct linger l = {.l_onoff = 1, .l_linger = 10};
+        us_set_nonblocking(c->ifc.stack, c->sd, 0);
+        us_setsockopt(c->ifc.stack, c->sd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
         us_close(c->ifc.stack, c->sd);
+    }
     c->sd = -1;
     if (c->ifc_open)
         iface_close(&c->ifc, false);

@@ -361,12 +361,209 @@ pcap_check()
     log "capture $(basename "$file"): $total frames, $ours from ustack, none flagged by tshark"
 }
 
+# ---- TCP: background peers, ustack clients, checks ----
+
+E2E_BG_PIDS=()
+BG_PID=""
+
+# bg_start NAME STDIN COMMAND...: runs COMMAND in the namespace in the
+# background with standard input from the file STDIN, output in
+# $TMP/NAME.out and $TMP/NAME.err; sets BG_PID. Whatever still runs at the
+# end of the test is stopped by the cleanup.
+bg_start()
+{
+    local name=$1 in=$2
+    shift 2
+    (
+        trap - INT QUIT
+        exec ip netns exec "$NS" "$@" <"$in" >"$TMP/$name.out" 2>"$TMP/$name.err"
+    ) &
+    BG_PID=$!
+    E2E_BG_PIDS+=("$BG_PID")
+}
+
+# bg_wait PID SECS: waits up to SECS seconds for PID (started by bg_start)
+# to exit and returns its exit status; 124 after killing it if it did not.
+bg_wait()
+{
+    local pid=$1 deadline=$((SECONDS + $2)) rc=0
+    while alive "$pid"; do
+        if ((SECONDS >= deadline)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 124
+        fi
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null || rc=$?
+    return $rc
+}
+
+# e2e_bg_stop: stops, by pid, what bg_start started and still runs.
+e2e_bg_stop()
+{
+    local pid
+    for pid in "${E2E_BG_PIDS[@]}"; do
+        if alive "$pid"; then
+            kill -TERM "$pid" 2>/dev/null || true
+            sleep 0.2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    E2E_BG_PIDS=()
+}
+
+# wait_listen PORT [SECS]: waits until a kernel-side socket in the namespace
+# listens on TCP port PORT.
+wait_listen()
+{
+    local port=$1 secs=${2:-10} deadline
+    deadline=$((SECONDS + secs))
+    while [[ -z "$(nsx ss -Htln "sport = :$port" 2>/dev/null)" ]]; do
+        ((SECONDS < deadline)) || fail "nothing listens on TCP port $port in the namespace after ${secs}s"
+        sleep 0.1
+    done
+}
+
+# ustack_run OUT SECS COMMAND [ARGS...]: runs "ustack COMMAND" (nc, get,
+# iperf3, ...) alone on ust0 as 10.77.0.2 (no ACD), capturing to OUT.pcap,
+# with stdout in OUT and stderr in OUT.err; standard input is the caller's.
+# Killed after SECS seconds. Returns its exit status (124: timed out).
+ustack_run()
+{
+    local out=$1 secs=$2 cmd=$3 rc=0 extra=()
+    shift 3
+    [[ -z "${E2E_LOG:-}" ]] || extra+=(--log "$E2E_LOG")
+    timeout -k 5 "$secs" ip netns exec "$NS" "$USTACK_BIN" "$cmd" --tap ust0 \
+        --ip4 "$STACK_CIDR" --no-acd --pcap "$out.pcap" "${extra[@]}" "$@" \
+        >"$out" 2>"$out.err" || rc=$?
+    return $rc
+}
+
+# check_sanitizers_in FILE: fails if FILE (a ustack stderr) holds a
+# sanitizer report.
+check_sanitizers_in()
+{
+    if grep -Eq 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$1" 2>/dev/null; then
+        grep -E -A 30 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$1" | head -n 60 |
+            sed 's/^/    | /' >&2
+        fail "sanitizer report in $1"
+    fi
+}
+
+# show_tail FILE [LINES]: prints the end of FILE (a log) on stderr.
+show_tail()
+{
+    [[ -s "$1" ]] || return 0
+    printf '    --- %s (last %s lines) ---\n' "$1" "${2:-30}" >&2
+    tail -n "${2:-30}" "$1" | sed 's/^/    | /' >&2
+}
+
+# pattern_verify N: reads standard input and checks that it is the body of
+# the HTTP service's /bytes/N: N bytes, byte i being i mod 251. Prints the
+# first difference and returns 1 if it is not.
+pattern_verify()
+{
+    python3 -c '
+import sys
+n, period, size = int(sys.argv[1]), 251, 1 << 20
+block = bytes(range(period)) * (size // period + 2)
+off, inp = 0, sys.stdin.buffer
+while True:
+    chunk = inp.read(size)
+    if not chunk:
+        break
+    start = off % period
+    want = block[start:start + len(chunk)]
+    if chunk != want:
+        i = next(k for k in range(len(chunk)) if chunk[k] != want[k])
+        print(f"byte {off + i}: expected {want[i]}, seen {chunk[i]}")
+        sys.exit(1)
+    off += len(chunk)
+if off != n:
+    print(f"length: expected {n} bytes, seen {off}")
+    sys.exit(1)
+' "$1"
+}
+
+# pcap_check_except FILE IGNORE: pcap_check, except that expert warnings on
+# frames matching the display filter IGNORE are allowed (for instance
+# "tcp.analysis.flags": retransmissions and lost segments on a lossy link).
+# Malformed frames and bad checksums still fail.
+pcap_check_except()
+{
+    local file=$1 ignore=$2 total ours bad
+    [[ -s "$file" ]] || fail "capture $file is missing or empty"
+    total=$(tshark_count "$file" "frame")
+    ((total > 0)) || fail "capture $file holds no frames"
+    ours=$(tshark_count "$file" "$(from_stack)")
+    ((ours > 0)) || fail "capture $file holds no frame sent by ustack ($(from_stack))"
+    bad=$(tshark_fields "$file" "($(from_stack)) && (_ws.malformed \
+        || (_ws.expert.severity >= warning && !($ignore)) \
+        || ip.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\" \
+        || icmp.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\")" \
+        frame.number _ws.col.Info _ws.expert.message)
+    if [[ -n "$bad" ]]; then
+        fail "tshark flags frames sent by ustack in $file (frame, info, expert)" \
+            "$(head -n 20 <<<"$bad")"
+    fi
+    log "capture $(basename "$file"): $total frames, $ours from ustack, none flagged" \
+        "(expert warnings on '$ignore' allowed)"
+}
+
+# pcap_check_head FILE N [ALLOW]: pcap_check_except (allowing TCP_EXPERT_OK
+# or ALLOW) over the first N frames of FILE only, for captures of bulk
+# transfers too large for tshark to read in a test's time.
+pcap_check_head()
+{
+    local TSHARK_PREFS=("${TSHARK_PREFS[@]}" -c "$2")
+    pcap_check_except "$1" "${3:-$TCP_EXPERT_OK}"
+}
+
+# Wireshark's TCP analysis raises expert warnings for flow control working
+# as designed: "Window Full" (we sent up to the peer's window) and "Zero
+# Window" (we advertised none, our reader being slower). The TCP tests allow
+# these, and nothing else: retransmissions or out-of-order segments on a
+# clean link, segments past what was ACKed, lost sequence space all still
+# fail.
+TCP_EXPERT_OK="tcp.analysis.window_full || tcp.analysis.zero_window"
+
+# ustack_stop_tcp [ALLOW]: ustack_stop (SIGINT, exit 0, no sanitizer
+# report), then pcap_check_except on its capture allowing TCP_EXPERT_OK (or
+# the display filter ALLOW) instead of pcap_check.
+ustack_stop_tcp()
+{
+    E2E_PCAP_CHECK=0 ustack_stop
+    pcap_check_except "$US_PCAP" "${1:-$TCP_EXPERT_OK}"
+}
+
+# tcp_no_retransmissions FILE: on a link that loses nothing the stack has
+# nothing to retransmit. Fails listing the segments tshark sees the stack
+# resend in FILE, with the kernel's count of duplicate segments it got
+# (TcpExtTCPDSACKOldSent: data it already had, so the resend was spurious).
+tcp_no_retransmissions()
+{
+    local file=$1 bad dsack
+    bad=$(tshark_fields "$file" "($(from_stack)) && tcp.analysis.retransmission" frame.number \
+        frame.time_relative _ws.col.Info)
+    [[ -n "$bad" ]] || return 0
+    dsack=$(nsx nstat -az TcpExtTCPDSACKOldSent 2>/dev/null |
+        awk '$1 == "TcpExtTCPDSACKOldSent" { print $2 }')
+    fail "the stack retransmitted $(wc -l <<<"$bad") segments on a link that loses nothing" \
+        "stack counters: tcp.retransmit $(counter tcp.retransmit), tcp.rto $(counter tcp.rto)," \
+        "tcp.fast_retransmit $(counter tcp.fast_retransmit); the kernel received ${dsack:-?}" \
+        "segments it already had (TcpExtTCPDSACKOldSent). First ones in $file:" \
+        "$(head -n 8 <<<"$bad")"
+}
+
 # ---- teardown ----
 
 e2e_cleanup()
 {
     local rc=$?
     trap - EXIT INT TERM
+    e2e_bg_stop # TCP tests: kernel-side peers started with bg_start
     if [[ -n "$US_PID" ]]; then
         if ! ustack_signal_stop; then
             printf '[%s] FAIL: ustack did not exit within %ss of SIGINT (killed)\n' \
