@@ -112,6 +112,12 @@ struct us_netif *us_netif_first(struct ustack *s);
 
 /* Feeds one received frame (Ethernet or IP per link type); takes ownership. */
 void us_netif_input(struct us_netif *nif, struct us_pkt *pkt);
+/* A driver that reads several frames at once brackets them: segments of
+ * one TCP connection within a batch may then share one acknowledgment
+ * (sent at the end), as GRO lets the kernel do. Frames outside a batch are
+ * acknowledged as they come. */
+void us_batch_begin(struct ustack *s);
+void us_batch_end(struct ustack *s);
 /* Copying convenience for drivers and tests. */
 void us_netif_input_bytes(struct us_netif *nif, const void *data, size_t len);
 

@@ -88,6 +88,17 @@ us_time_t us_next_deadline(const struct ustack *s)
     return us_timer_next(&s->timers);
 }
 
+void us_batch_begin(struct ustack *s)
+{
+    s->batching = true;
+}
+
+void us_batch_end(struct ustack *s)
+{
+    s->batching = false;
+    tcp_flush_batched_acks(s);
+}
+
 uint32_t us_random32(struct ustack *s)
 {
     return (uint32_t)(us_rng_next(&s->rng) >> 32);

@@ -30,6 +30,8 @@ struct ustack {
     struct us_icmp4 icmp4;
     struct us_udp udp;
     struct us_tcp tcp;
+    bool batching;                /* between us_batch_begin and us_batch_end */
+    struct us_tcp_pcb *ack_batch; /* connections owing an ACK at the batch's end */
     /* Sockets layer state, owned by src/socket (NULL until first use). */
     struct us_socklayer *sock;
     void (*sock_free)(struct us_socklayer *);

@@ -332,6 +332,7 @@ int us_tuntap_receive(struct us_tuntap *t, struct us_netif *nif)
 {
     struct ustack *s = nif->stack;
     int frames = 0;
+    us_batch_begin(s);
     while (frames < TT_RX_BURST) {
         struct us_pkt *p = us_pkt_alloc(s, US_PKT_SMALL);
         if (!p) {
@@ -357,5 +358,6 @@ int us_tuntap_receive(struct us_tuntap *t, struct us_netif *nif)
         }
         us_netif_input(nif, p);
     }
+    us_batch_end(s);
     return frames;
 }

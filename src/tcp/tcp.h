@@ -139,6 +139,8 @@ struct us_tcp_pcb {
     uint8_t busy;           /* input is working on it: freeing waits (see tcp_pcb_put) */
     bool zombie;            /* freed while busy */
     us_time_t last_oow_ack; /* last ACK sent for an out-of-window segment */
+    bool ack_batched;       /* on the stack's ack_batch list */
+    struct us_tcp_pcb *ack_batch_next;
     bool rcv_shutdown;
     uint8_t rtx_count; /* consecutive timeouts */
     uint8_t keep_probes;
@@ -239,6 +241,9 @@ uint32_t tcp_isn(struct ustack *s, const struct us_addr *la, uint16_t lp, const 
 uint32_t tcp_ts_now(const struct us_tcp_pcb *pcb);
 void tcp_init_pcb_from_syn(struct us_tcp_pcb *pcb, const struct tcp_view *th);
 uint16_t tcp_mss_for_route(struct ustack *s, const struct us_addr *dst);
+
+/* Sends the ACKs that segments of a receive batch deferred. */
+void tcp_flush_batched_acks(struct ustack *s);
 
 /* tcp_output.c */
 /* Sends what the windows allow, then arms timers. */

@@ -312,6 +312,33 @@ static void accept_fin(struct us_tcp_pcb *pcb)
     tcp_notify(pcb, US_TCP_EV_READABLE);
 }
 
+/* Within a receive batch, the ACK every second full segment earns waits
+ * for the end of the batch (a stretch ACK, as after GRO); the delayed-ACK
+ * timer stays armed as a fallback. */
+static void batch_ack(struct us_tcp_pcb *pcb)
+{
+    struct ustack *s = pcb->stack;
+    tcp_schedule_delack(pcb);
+    if (pcb->ack_batched)
+        return;
+    tcp_pcb_hold(pcb);
+    pcb->ack_batched = true;
+    pcb->ack_batch_next = s->ack_batch;
+    s->ack_batch = pcb;
+}
+
+void tcp_flush_batched_acks(struct ustack *s)
+{
+    while (s->ack_batch) {
+        struct us_tcp_pcb *pcb = s->ack_batch;
+        s->ack_batch = pcb->ack_batch_next;
+        pcb->ack_batched = false;
+        if (!tcp_pcb_gone(pcb) && pcb->delack_pending && pcb->last_ack_sent != pcb->rcv_nxt)
+            tcp_send_ack(pcb);
+        tcp_pcb_put(pcb);
+    }
+}
+
 /* RFC 9293 3.10.7.4 seventh: queue the text, in order or not. Returns
  * whether an immediate ACK is due. */
 static bool process_data(struct us_tcp_pcb *pcb, const struct tcp_view *th)
@@ -353,9 +380,14 @@ static bool process_data(struct us_tcp_pcb *pcb, const struct tcp_view *th)
     /* RFC 9293 3.8.6.3: an ACK for at least every second full segment;
      * one that fills a hole goes at once (RFC 5681 4.2). */
     bool fin_now = pcb->ooo_fin && pcb->rcv_nxt == pcb->ooo_fin_seq;
-    bool ack_now = filled_hole || fin_now || (len >= pcb->mss && ++pcb->unacked_segs >= 2);
-    if (!ack_now)
+    bool second_full = len >= pcb->mss && ++pcb->unacked_segs >= 2;
+    bool ack_now = filled_hole || fin_now || second_full;
+    if (second_full && !filled_hole && !fin_now && pcb->stack->batching) {
+        batch_ack(pcb); /* one ACK for the batch, sent at its end */
+        ack_now = false;
+    } else if (!ack_now) {
         tcp_schedule_delack(pcb);
+    }
     if (fin_now)
         accept_fin(pcb); /* tells the owner too */
     else

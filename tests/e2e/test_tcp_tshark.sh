@@ -54,7 +54,9 @@ tshark_fields "$US_PCAP" "$(from_stack) && tcp" tcp.checksum.status ip.checksum.
 # $7 ACK, $8 MSS option value, $9 option kinds).
 count() { awk "$1 { n++ } END { print n + 0 }" "$TMP/segs"; }
 total=$(count 1)
-assert_ge "TCP segments sent by the stack" 3000 "$total"
+# (a workload really ran: the stack sends at least its echo and HTTP data;
+# its ACKs for the iperf3 upload are stretch ACKs, one per receive batch)
+assert_ge "TCP segments sent by the stack" 1000 "$total"
 assert_eq "TCP segments from the stack whose checksum tshark verified good" "$total" \
     "$(count '$1 == 1')"
 assert_eq "their IPv4 header checksums verified good" "$total" "$(count '$2 == 1')"

@@ -64,6 +64,33 @@ static void test_ack_every_second_segment(void **state)
     tc_expect_none(&c);
 }
 
+/* Segments read in one batch by a driver (us_batch_begin/end) share one
+ * ACK, sent when the batch ends, as the kernel acknowledges after GRO; an
+ * out-of-order segment in a batch is still acknowledged at once. */
+static void test_batch_shares_one_ack(void **state)
+{
+    (void)state;
+    struct flow *f = tc_flow(NULL);
+    struct tc_conn c = {0};
+    tc_accept(&c, f, 8080, NULL);
+    uint32_t full = c.pcb->mss;
+    us_batch_begin(f->s);
+    for (uint32_t i = 0; i < 6; i++)
+        tc_in(&c, ".", 1 + i * full, 1, full);
+    tc_expect_none(&c);
+    us_batch_end(f->s);
+    tc_out(&c, ".", 1, 1 + 6 * full, 0);
+    tc_expect_none(&c);
+    /* A gap inside a batch: the duplicate ACK goes at once. */
+    us_batch_begin(f->s);
+    tc_in(&c, ".", 1 + 7 * full, 1, full);
+    tc_out(&c, ".", 1, 1 + 6 * full, 0);
+    us_batch_end(f->s);
+    tc_expect_none(&c);
+    tc_advance(f, US_SEC);
+    tc_expect_none(&c);
+}
+
 /* A small segment is acked after 40 ms, unless our data carries the ACK
  * first. */
 static void test_delayed_ack_small_and_piggyback(void **state)
@@ -336,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TC_TEST(test_delayed_ack_one_segment),
         TC_TEST(test_ack_every_second_segment),
+        TC_TEST(test_batch_shares_one_ack),
         TC_TEST(test_delayed_ack_small_and_piggyback),
         TC_TEST(test_out_of_order_acked_at_once),
         TC_TEST(test_nagle_on),
