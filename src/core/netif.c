@@ -146,6 +146,18 @@ struct us_ifaddr *us_netif_find_addr4(struct us_netif *nif, uint32_t a)
     return NULL;
 }
 
+int us_bind_addr_check(struct ustack *s, const struct us_addr *a)
+{
+    if (a->family != US_AF_INET)
+        return -EAFNOSUPPORT;
+    if (us_addr_is_any(a))
+        return 0;
+    for (struct us_netif *nif = s->netifs; nif; nif = nif->next)
+        if (us_netif_find_addr4(nif, a->v4))
+            return 0;
+    return -EADDRNOTAVAIL;
+}
+
 bool us_netif_has_addr4(const struct us_netif *nif, uint32_t a)
 {
     for (int i = 0; i < nif->naddrs; i++)

@@ -50,6 +50,9 @@ bool us_netif_is_bcast4(const struct us_netif *nif, uint32_t a);
 /* First usable IPv4 address on nif in the same subnet as dst, else the
  * first usable one; 0 when none. */
 uint32_t us_netif_pick_src4(const struct us_netif *nif, uint32_t dst);
+/* Checks an address a socket binds to: the wildcard, or one a netif owns.
+ * 0, -EAFNOSUPPORT or -EADDRNOTAVAIL (shared by UDP and TCP). */
+int us_bind_addr_check(struct ustack *s, const struct us_addr *a);
 /* True when dst is on one of nif's subnets. */
 bool us_netif_on_link4(const struct us_netif *nif, uint32_t dst);
 

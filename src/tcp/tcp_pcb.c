@@ -258,14 +258,6 @@ void tcp_closed(struct us_tcp_pcb *pcb, int err)
 
 /* ---- User calls ---- */
 
-static bool addr_is_ours(struct ustack *s, const struct us_addr *a)
-{
-    for (struct us_netif *nif = s->netifs; nif; nif = nif->next)
-        if (a->family == US_AF_INET && us_netif_find_addr4(nif, a->v4))
-            return true;
-    return false;
-}
-
 static bool port_free(struct ustack *s, uint16_t port)
 {
     uint16_t *refs = port_refs(s);
@@ -299,10 +291,9 @@ int us_tcp_bind(struct us_tcp_pcb *pcb, const struct us_addr *addr, uint16_t por
     if (pcb->hashed || pcb->lport || pcb->state != TCPS_CLOSED)
         return -EINVAL;
     struct us_addr local = addr ? *addr : us_addr4(0);
-    if (local.family != US_AF_INET)
-        return -EAFNOSUPPORT;
-    if (!us_addr_is_any(&local) && !addr_is_ours(s, &local))
-        return -EADDRNOTAVAIL;
+    int err = us_bind_addr_check(s, &local);
+    if (err)
+        return err;
     if (!port_refs(s))
         return -ENOBUFS;
     if (port == 0) {

@@ -105,24 +105,15 @@ uint16_t us_ephemeral_port(struct ustack *s, const struct us_addr *local,
     return 0;
 }
 
-static bool addr_is_ours(struct ustack *s, const struct us_addr *a)
-{
-    for (struct us_netif *nif = s->netifs; nif; nif = nif->next)
-        if (us_netif_find_addr4(nif, a->v4))
-            return true;
-    return false;
-}
-
 int us_udp_bind(struct us_udp_pcb *pcb, const struct us_addr *addr, uint16_t port)
 {
     struct ustack *s = pcb->stack;
     if (pcb->bound)
         return -EINVAL;
     struct us_addr local = addr ? *addr : us_addr4(0);
-    if (local.family != US_AF_INET)
-        return -EAFNOSUPPORT;
-    if (!us_addr_is_any(&local) && !addr_is_ours(s, &local))
-        return -EADDRNOTAVAIL;
+    int err = us_bind_addr_check(s, &local);
+    if (err)
+        return err;
     if (port == 0) {
         port = us_ephemeral_port(s, &local, &pcb->remote, pcb->rport, port_in_use);
         if (port == 0)
