@@ -30,7 +30,7 @@ fuzz:
 	@cmake --build build-fuzz -j $(JOBS)
 	@tests/fuzz-smoke.sh build-fuzz/fuzz
 
-test: unit e2e fuzz
+test: build unit e2e fuzz
 	@echo "all tests passed"
 
 run: build

@@ -182,7 +182,7 @@ static enum http_parse_result parse_fields(const char *buf, size_t len, size_t *
                                            struct http_fields *f)
 {
     for (;;) {
-        struct line ln;
+        struct line ln = {0};
         enum line_result lr = next_line(buf, len, pos, &ln);
         if (lr == LINE_BAD)
             return HTTP_BAD;
@@ -241,7 +241,7 @@ enum http_parse_result http_parse_request(const char *buf, size_t len, struct ht
 {
     memset(req, 0, sizeof(*req));
     size_t pos = 0;
-    struct line ln;
+    struct line ln = {0};
     enum line_result lr;
     /* RFC 9112 2.2: empty lines before the request line are ignored. */
     while ((lr = next_line(buf, len, &pos, &ln)) == LINE_OK && ln.len == 0)
@@ -298,7 +298,7 @@ enum http_parse_result http_parse_response(const char *buf, size_t len, struct h
 {
     memset(r, 0, sizeof(*r));
     size_t pos = 0;
-    struct line ln;
+    struct line ln = {0};
     enum line_result lr = next_line(buf, len, &pos, &ln);
     if (lr == LINE_BAD)
         return HTTP_BAD;

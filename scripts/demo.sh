@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Demo: runs "ustack serve" in a network namespace of its own, on a TAP
-# device whose kernel side is 10.77.0.1/24, with every UDP service on, and
+# device whose kernel side is 10.77.0.1/24, with every service on, and
 # waits until Ctrl-C. Then it stops ustack and deletes the namespace.
 #
 #   sudo scripts/demo.sh [extra "ustack serve" options, e.g. --log debug]
@@ -66,6 +66,10 @@ demo: ustack is reachable from the kernel side of ust0 (10.77.0.1) once it print
     sudo ip netns exec $NS socat - UDP:$STACK_IP:7        # echo
     sudo ip netns exec $NS socat - UDP:$STACK_IP:13       # daytime (press Enter)
     sudo ip netns exec $NS socat - UDP:$STACK_IP:19       # chargen (press Enter)
+    sudo ip netns exec $NS nc $STACK_IP 7                 # TCP echo
+    sudo ip netns exec $NS curl http://$STACK_IP/         # the stack's page: addresses, connections, counters
+    sudo ip netns exec $NS curl -o /dev/null http://$STACK_IP/bytes/100000000
+    sudo ip netns exec $NS iperf3 -c $STACK_IP            # also -R, -P 4
     sudo ip netns exec $NS tshark -i ust0                 # watch the traffic
 demo: press Ctrl-C to stop.
 MSG
