@@ -142,7 +142,6 @@ struct us_tcp_pcb {
     bool ack_batched;       /* on the stack's ack_batch list */
     struct us_tcp_pcb *ack_batch_next;
     bool rcv_shutdown;
-    uint8_t rtx_count; /* consecutive timeouts */
     uint8_t keep_probes;
     uint32_t keepidle_s, keepintvl_s, keepcnt;
     int err; /* pending error (positive errno) */
@@ -276,7 +275,6 @@ bool tcp_sack_is_lost(const struct us_tcp_pcb *pcb, uint32_t seq);
 bool tcp_sack_next_hole(const struct us_tcp_pcb *pcb, uint32_t *seq, uint32_t *len);
 /* RFC 6675 NextSeg rule (3): an unSACKed hole above HighRxt, lost or not. */
 bool tcp_sack_next_unsacked(const struct us_tcp_pcb *pcb, uint32_t *seq, uint32_t *len);
-bool tcp_sack_is_sacked(const struct us_tcp_pcb *pcb, uint32_t seq, uint32_t *until);
 /* The SACK blocks we advertise as a receiver (RFC 2018 section 4). */
 void tcp_sack_fill_blocks(const struct us_tcp_pcb *pcb, struct tcp_opts *o);
 

@@ -81,17 +81,6 @@ bool tcp_sack_is_lost(const struct us_tcp_pcb *pcb, uint32_t seq)
     return lost_below_range(pcb, i);
 }
 
-bool tcp_sack_is_sacked(const struct us_tcp_pcb *pcb, uint32_t seq, uint32_t *until)
-{
-    for (int i = 0; i < pcb->nscore; i++) {
-        if (seq_in(seq, pcb->score[i].start, pcb->score[i].end)) {
-            *until = pcb->score[i].end;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The holes: [snd_una, score[0].start), [score[i].end, score[i+1].start),
  * [score[n-1].end, snd_max). Hole k is followed by ranges k.. */
 static void hole(const struct us_tcp_pcb *pcb, int k, uint32_t *a, uint32_t *b)
