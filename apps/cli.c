@@ -17,6 +17,7 @@ enum common_opt_id {
     OPT_GW4,
     OPT_MTU,
     OPT_PCAP,
+    OPT_PCAP_COUNT,
     OPT_IMPAIR,
     OPT_LOG,
     OPT_NO_ACD,
@@ -32,6 +33,7 @@ static const struct cli_opt common_opts[] = {
     {"--gw4", 0, "ADDR", "IPv4 default gateway", OPT_GW4},
     {"--mtu", 0, "N", "link MTU, 68..65535 (default 1500)", OPT_MTU},
     {"--pcap", 0, "FILE", "write every frame in and out to a pcap file", OPT_PCAP},
+    {"--pcap-count", 0, "N", "stop the capture after N frames (default: no limit)", OPT_PCAP_COUNT},
     {"--impair", 0, "SPEC", "impair the link: loss=5%,dup=1%,reorder=2%,delay=10ms,seed=7",
      OPT_IMPAIR},
     {"--log", 0, "LEVEL", "log level: error, warn (default), info, debug, trace, or CHAN=LEVEL,...",
@@ -213,6 +215,11 @@ static int apply_common(struct cli_iface *o, int id, const char *opt, const char
             return cli_invalid(err, errlen, opt, v, "a file name");
         o->pcap = v;
         return 0;
+    case OPT_PCAP_COUNT:
+        if (cli_parse_uint(opt, v, 1, UINT32_MAX, &n, err, errlen) != 0)
+            return -1;
+        o->pcap_count = (uint32_t)n;
+        return 0;
     case OPT_IMPAIR:
         o->impair = v; /* judged by the stack, see iface_validate() */
         return 0;
@@ -239,6 +246,10 @@ static int finish_iface(struct cli_iface *o, char *err, size_t errlen)
     }
     if (o->n_ip4 == 0) {
         set_err(err, errlen, "missing --ip4 ADDR/LEN (at least one IPv4 address is required)");
+        return -1;
+    }
+    if (o->pcap_count && !o->pcap) {
+        set_err(err, errlen, "--pcap-count needs --pcap FILE");
         return -1;
     }
     o->link = o->tun_given ? US_LINK_IP : US_LINK_ETHERNET;

@@ -38,9 +38,10 @@ struct cli_iface {
     bool gw4_given;
     struct us_addr gw4;
     uint32_t mtu;
-    const char *pcap;   /* NULL: no capture */
-    const char *impair; /* NULL: no impairment */
-    const char *log;    /* NULL: default level (warn) */
+    const char *pcap;    /* NULL: no capture */
+    uint32_t pcap_count; /* frames to capture, 0: all */
+    const char *impair;  /* NULL: no impairment */
+    const char *log;     /* NULL: default level (warn) */
     bool acd;
 };
 

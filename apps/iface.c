@@ -154,6 +154,7 @@ static int add_capture_and_impair(struct iface *ifc, const struct cli_iface *o, 
             snprintf(err, errlen, "%s", why[0] ? why : strerror(errno));
             return -1;
         }
+        us_pcap_set_max_frames(ifc->pcap, o->pcap_count);
         us_pcap_attach(ifc->pcap, ifc->nif);
     }
     if (o->impair)

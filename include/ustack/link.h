@@ -46,6 +46,9 @@ struct us_pcap;
 struct us_pcap *us_pcap_open(const char *path, enum us_link_type type, char *err, size_t errlen);
 void us_pcap_close(struct us_pcap *p);
 void us_pcap_attach(struct us_pcap *p, struct us_netif *nif);
+/* Stop recording after max_frames frames (0: no limit, the default), as
+ * tcpdump -c does: a bulk transfer's capture stays bounded. */
+void us_pcap_set_max_frames(struct us_pcap *p, uint64_t max_frames);
 
 #ifdef __cplusplus
 }

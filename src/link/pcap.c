@@ -44,7 +44,8 @@ struct pcap_record_header {
 struct us_pcap {
     FILE *f;
     enum us_link_type type;
-    bool failed; /* a write failed: stop writing, the file is truncated */
+    bool failed;                 /* a write failed: stop writing, the file is truncated */
+    uint64_t frames, max_frames; /* written so far; limit, 0 for none */
 };
 
 struct us_pcap *us_pcap_open(const char *path, enum us_link_type type, char *err, size_t errlen)
@@ -104,8 +105,16 @@ static void pcap_capture(void *ctx, int dir, us_time_t t, const uint8_t *frame, 
     struct us_pcap *p = ctx;
     (void)dir; /* classic pcap cannot record it */
     (void)t;   /* stack clock: monotonic, not wall-clock */
-    if (!p->failed)
-        pcap_write_record(p, frame, len);
+    if (p->failed || (p->max_frames && p->frames >= p->max_frames))
+        return;
+    pcap_write_record(p, frame, len);
+    if (++p->frames == p->max_frames)
+        fflush(p->f); /* complete on disk while the stack still runs */
+}
+
+void us_pcap_set_max_frames(struct us_pcap *p, uint64_t max_frames)
+{
+    p->max_frames = max_frames;
 }
 
 void us_pcap_attach(struct us_pcap *p, struct us_netif *nif)

@@ -45,7 +45,9 @@ US_RC=""
 
 # ---- messages and assertions ----
 
-log() { printf '[%s] %s\n' "$E2E_TEST" "$*"; }
+# log MESSAGE: one line, with the seconds since the test started (a test
+# that times out in CI shows where its time went).
+log() { printf '[%s +%ss] %s\n' "$E2E_TEST" "$SECONDS" "$*"; }
 
 fail()
 {
@@ -150,6 +152,8 @@ ustack_spawn()
     [[ "$E2E_LINK" == tun ]] && link=(--tun ust0)
     # E2E_LOG=debug (for instance) turns ustack's log up for a failing test.
     [[ -z "${E2E_LOG:-}" ]] || acd+=(--log "$E2E_LOG")
+    # E2E_PCAP_COUNT=N keeps only the first N frames of a bulk transfer.
+    [[ -z "${E2E_PCAP_COUNT:-}" ]] || acd+=(--pcap-count "$E2E_PCAP_COUNT")
     US_RUN=$((US_RUN + 1))
     US_OUT=$TMP/ustack$US_RUN.out
     US_ERR=$TMP/ustack$US_RUN.err
@@ -305,7 +309,13 @@ udp_exchange()
 
 # ---- tshark ----
 
-TSHARK_PREFS=(-n -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE)
+# A capture the tests check is at most tens of MB: tshark reads that in
+# seconds. Thrift's heuristic dissector takes some bulk payloads (iperf3's
+# random bytes) for Thrift messages and reassembles them over and over:
+# a minute for 20000 frames instead of a second, so it is off.
+TSHARK_TIMEOUT=120
+TSHARK_PREFS=(-n --disable-protocol thrift -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE
+    -o tcp.check_checksum:TRUE)
 
 # tshark_fields FILE FILTER FIELD...: one line per matching frame.
 tshark_fields()
@@ -315,9 +325,12 @@ tshark_fields()
     for f in "$@"; do
         args+=(-e "$f")
     done
-    out=$(tshark -r "$file" "${TSHARK_PREFS[@]}" -Y "$filter" -T fields -E separator=' ' \
-        "${args[@]}" 2>"$TMP/tshark.err") || rc=$?
-    if [[ $rc != 0 ]]; then
+    out=$(timeout -k 5 "$TSHARK_TIMEOUT" tshark -r "$file" "${TSHARK_PREFS[@]}" -Y "$filter" \
+        -T fields -E separator=' ' "${args[@]}" 2>"$TMP/tshark.err") || rc=$?
+    if [[ $rc == 124 || $rc == 137 ]]; then
+        fail "tshark took over ${TSHARK_TIMEOUT}s on $file ($(stat -c %s "$file") bytes)" \
+            "filter: $filter"
+    elif [[ $rc != 0 ]]; then
         fail "tshark could not read $file (exit $rc)" "$(grep -v 'Running as user' "$TMP/tshark.err")"
     fi
     [[ -z "$out" ]] || printf '%s\n' "$out"
@@ -435,6 +448,7 @@ ustack_run()
     local out=$1 secs=$2 cmd=$3 rc=0 extra=()
     shift 3
     [[ -z "${E2E_LOG:-}" ]] || extra+=(--log "$E2E_LOG")
+    [[ -z "${E2E_PCAP_COUNT:-}" ]] || extra+=(--pcap-count "$E2E_PCAP_COUNT")
     timeout -k 5 "$secs" ip netns exec "$NS" "$USTACK_BIN" "$cmd" --tap ust0 \
         --ip4 "$STACK_CIDR" --no-acd --pcap "$out.pcap" "${extra[@]}" "$@" \
         >"$out" 2>"$out.err" || rc=$?
@@ -513,11 +527,15 @@ pcap_check_except()
 }
 
 # pcap_check_head FILE N [ALLOW]: pcap_check_except (allowing TCP_EXPERT_OK
-# or ALLOW) over the first N frames of FILE only, for captures of bulk
-# transfers too large for tshark to read in a test's time.
+# or ALLOW) over the N frames of a bulk transfer's capture, which ustack
+# stopped writing after N frames (E2E_PCAP_COUNT=N): whole, such a capture
+# runs to gigabytes, too much to write and read in a test's time. Fails if
+# the capture holds more than N frames.
 pcap_check_head()
 {
-    local TSHARK_PREFS=("${TSHARK_PREFS[@]}" -c "$2")
+    local TSHARK_PREFS=("${TSHARK_PREFS[@]}" -c "$(($2 + 1))") n
+    n=$(tshark_count "$1" frame)
+    ((n <= $2)) || fail "capture $1 holds more than $2 frames (was ustack given --pcap-count $2?)"
     pcap_check_except "$1" "${3:-$TCP_EXPERT_OK}"
 }
 

@@ -132,6 +132,7 @@ static void test_every_option_in_any_order(void **state)
     (void)state;
     assert_int_equal(parse("first --tap tap9 --mac 02:aa:bb:cc:dd:ee --ip4 10.0.0.2/24 "
                            "second --ip4=192.168.7.1/32 --gw4 10.0.0.1 --mtu=9000 --pcap x.pcap "
+                           "--pcap-count 20000 "
                            "--impair loss=5% --log arp=debug,ip4=info --no-acd -c 7 -f "
                            "--flag --name=bob third"),
                      CLI_OK);
@@ -148,6 +149,7 @@ static void test_every_option_in_any_order(void **state)
     assert_int_equal(o->gw4.v4, v4("10.0.0.1").v4);
     assert_int_equal(o->mtu, 9000);
     assert_string_equal(o->pcap, "x.pcap");
+    assert_int_equal(o->pcap_count, 20000);
     assert_string_equal(o->impair, "loss=5%");
     assert_string_equal(o->log, "arp=debug,ip4=info");
     assert_false(o->acd);
@@ -246,6 +248,11 @@ static void test_errors_name_the_value(void **state)
          "invalid value for --tap: '1234567890123456' (expected an interface name of 1..15 "
          "characters)"},
         {"--ip4 10.0.0.2/24 --pcap=", "invalid value for --pcap: '' (expected a file name)"},
+        {"--ip4 10.0.0.2/24 --pcap x --pcap-count 0",
+         "invalid value for --pcap-count: '0' (expected 1..4294967295)"},
+        {"--ip4 10.0.0.2/24 --pcap x --pcap-count 4294967296",
+         "invalid value for --pcap-count: '4294967296' (expected 1..4294967295)"},
+        {"--ip4 10.0.0.2/24 --pcap-count 10", "--pcap-count needs --pcap FILE"},
         {"--ip4 10.0.0.2/24 --ip4 10.0.0.2/16",
          "invalid value for --ip4: '10.0.0.2/16' (expected each address once)"},
     };

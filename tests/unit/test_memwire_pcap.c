@@ -441,6 +441,39 @@ static void test_pcap_records_frames_with_wall_clock(void **state)
     free(path);
 }
 
+/* us_pcap_set_max_frames: the first N frames are recorded, whole, and the
+ * rest are not; the file is complete before it is closed. */
+static void test_pcap_stops_after_max_frames(void **state)
+{
+    struct fixture *fx = *state;
+    char err[256] = "";
+    char *path = temp_path("limit.pcap");
+    struct us_pcap *pc = us_pcap_open(path, US_LINK_ETHERNET, err, sizeof err);
+    assert_non_null(pc);
+    us_pcap_set_max_frames(pc, 2);
+    us_pcap_attach(pc, fx->nif[1]);
+    uint8_t frame[100];
+    for (int i = 0; i < 5; i++) {
+        fill_frame(frame, sizeof frame, (uint8_t)(0x40 + i));
+        us_netif_input_bytes(fx->nif[1], frame, sizeof frame);
+    }
+    size_t len;
+    const uint8_t *b = read_file(path, &len); /* flushed at the limit */
+    assert_int_equal(len, 24 + 2 * (16 + sizeof frame));
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *rec = b + 24 + (size_t)i * (16 + sizeof frame);
+        assert_int_equal(rd32(rec + 8), sizeof frame);
+        check_frame(rec + 16, sizeof frame, sizeof frame, (uint8_t)(0x40 + i));
+    }
+    us_netif_set_capture(fx->nif[1], NULL, NULL);
+    us_pcap_close(pc);
+    b = read_file(path, &len);
+    assert_int_equal(len, 24 + 2 * (16 + sizeof frame));
+    tshark_reads(path);
+    unlink(path);
+    free(path);
+}
+
 static void test_pcap_raw_ip_linktype(void **state)
 {
     (void)state;
@@ -670,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memwire_unattached_end_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memwire_free_releases_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pcap_records_frames_with_wall_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pcap_stops_after_max_frames, setup, teardown),
         cmocka_unit_test(test_pcap_raw_ip_linktype),
         cmocka_unit_test(test_pcap_open_error_names_path),
         cmocka_unit_test_setup_teardown(test_tuntap_errors_and_tap_round_trip, setup, teardown),
