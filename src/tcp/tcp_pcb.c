@@ -235,11 +235,27 @@ static void child_unlink(struct us_tcp_pcb *child)
     }
 }
 
+static bool in_accept_queue(const struct us_tcp_pcb *child)
+{
+    for (const struct us_tcp_pcb *c = child->listener ? child->listener->acc_q : NULL; c;
+         c = c->q_next)
+        if (c == child)
+            return true;
+    return false;
+}
+
 void tcp_closed(struct us_tcp_pcb *pcb, int err)
 {
     tcp_timers_stop(pcb);
     tcp_hash_remove(pcb->stack, pcb);
     tcp_set_state(pcb, TCPS_CLOSED);
+    if (pcb->listener && err && in_accept_queue(pcb)) {
+        /* Established but not yet accepted, then reset or timed out: as on
+         * Linux it stays in the accept queue, and accept() returns it with
+         * its error (and any data it received) for the application. */
+        pcb->err = err;
+        return;
+    }
     if (pcb->listener) {
         /* Never accepted: nobody owns it but the listener. */
         child_unlink(pcb);
@@ -552,7 +568,8 @@ static void close_listener(struct us_tcp_pcb *l)
         tcp_closed(l->syn_q, 0);
     while (l->acc_q) {
         struct us_tcp_pcb *c = l->acc_q;
-        tcp_send_rst(c);
+        if (c->state != TCPS_CLOSED)
+            tcp_send_rst(c);
         tcp_closed(c, 0);
     }
     pcb_free(l);
@@ -614,13 +631,17 @@ void us_tcp_destroy(struct ustack *s)
         while (s->tcp.conns[i]) {
             struct us_tcp_pcb *p = s->tcp.conns[i];
             tcp_hash_remove(s, p);
-            if (p->user_closed || p->listener)
+            bool unaccepted = p->listener != NULL;
+            child_unlink(p);
+            if (p->user_closed || unaccepted)
                 pcb_free(p);
         }
     }
     while (s->tcp.listeners) {
         struct us_tcp_pcb *p = s->tcp.listeners;
         tcp_hash_remove(s, p);
+        while (p->acc_q) /* what is left: connections that ended unaccepted */
+            tcp_closed(p->acc_q, 0);
         if (p->user_closed)
             pcb_free(p);
     }

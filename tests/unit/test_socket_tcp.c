@@ -751,6 +751,58 @@ static void test_tcp_linger_zero_resets(void **state)
     assert_int_equal(us_recv(sb, e.srv, buf, sizeof buf, 0), 0);
 }
 
+/* Linux keeps a connection that is reset after the handshake but before
+ * accept() in the accept queue (tcp_reset on the child): accept() returns
+ * it, recv() gives the data that came before the reset, then ECONNRESET
+ * once, then the end. Closing a listener with such a connection queued
+ * sends nothing for it. */
+static void test_tcp_reset_before_accept(void **state)
+{
+    struct fixture *fx = *state;
+    struct ustack *sa = fx->s[0], *sb = fx->s[1];
+    int lis = listener(sb, IP_B, 8055, 8);
+    int lfd = pollfd(sb, lis);
+    int cli = tcp_socket(sa);
+    struct sockaddr_in to = sin4(IP_B, 8055);
+    expect_errno(us_connect(sa, cli, SA(&to), sizeof to), EINPROGRESS);
+    settle(fx);
+    assert_int_equal(us_send(sa, cli, "hi", 2, 0), 2);
+    settle(fx);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(us_setsockopt(sa, cli, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    assert_int_equal(us_close(sa, cli), 0);
+    settle(fx);
+    assert_int_equal(us_counter_get(sb, "tcp.reset_rcvd"), 1);
+    assert_int_equal(ready(lfd), POLLIN);
+
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    int srv = us_accept(sb, lis, SA(&peer), &len);
+    assert_true(srv >= 0);
+    assert_int_equal(peer.sin_addr.s_addr, sin4(IP_A, 0).sin_addr.s_addr);
+    assert_int_equal(ready(lfd), 0);
+    int sfd = pollfd(sb, srv);
+    assert_int_equal(ready(sfd), DEAD | POLLERR);
+    char buf[8];
+    assert_int_equal(us_recv(sb, srv, buf, sizeof buf, MSG_DONTWAIT), 2);
+    assert_memory_equal(buf, "hi", 2);
+    expect_errno(us_recv(sb, srv, buf, sizeof buf, MSG_DONTWAIT), ECONNRESET);
+    assert_int_equal(us_recv(sb, srv, buf, sizeof buf, MSG_DONTWAIT), 0);
+    assert_int_equal(us_close(sb, srv), 0);
+
+    /* Reset again, but the listener closes with it still queued. */
+    cli = tcp_socket(sa);
+    expect_errno(us_connect(sa, cli, SA(&to), sizeof to), EINPROGRESS);
+    settle(fx);
+    assert_int_equal(us_setsockopt(sa, cli, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    assert_int_equal(us_close(sa, cli), 0);
+    settle(fx);
+    assert_int_equal(us_counter_get(sb, "tcp.reset_rcvd"), 2);
+    uint64_t rst = us_counter_get(sb, "tcp.reset_sent");
+    assert_int_equal(us_close(sb, lis), 0);
+    assert_int_equal(us_counter_get(sb, "tcp.reset_sent"), rst);
+}
+
 static void test_tcp_disconnect_with_af_unspec(void **state)
 {
     struct fixture *fx = *state;
@@ -1491,6 +1543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tcp_shutdown_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_reset_on_unread_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_linger_zero_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_reset_before_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_disconnect_with_af_unspec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_message_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_socket_options, setup, teardown),
