@@ -113,11 +113,12 @@ static void client_pump(struct client *c)
 static void client_event(void *ctx, struct us_tcp_pcb *pcb, unsigned ev)
 {
     struct client *c = ctx;
-    (void)pcb;
     if (ev & US_TCP_EV_CONNECTED)
         c->connected = true;
-    if (ev & US_TCP_EV_ERROR)
+    if (ev & US_TCP_EV_ERROR) {
         c->failed = true;
+        c->err = pcb->err;
+    }
     if (!c->failed)
         client_pump(c);
 }
@@ -212,13 +213,26 @@ static int transfer(uint64_t seed, const char *impair, uint32_t len)
     for (uint32_t i = 0; i < len; i++)
         data[i] = (uint8_t)(i * 2654435761u >> 24);
     struct client c = {.data = data, .len = len, .got = got};
-    c.pcb = us_tcp_new(a.s, client_event, &c);
     struct us_addr dst;
     us_addr_parse("10.0.0.2", &dst);
-    assert_int_equal(us_tcp_connect(c.pcb, &dst, 7), 0);
-    /* Virtual time is free: with 30% loss both ways, timeouts back off to
-     * the 120 s maximum, so a transfer may take hours of it. */
-    run(&a, &b, w, &c, a.s->now + 24 * 3600 * US_SEC);
+    for (int attempt = 1;; attempt++) {
+        c.pcb = us_tcp_new(a.s, client_event, &c);
+        assert_int_equal(us_tcp_connect(c.pcb, &dst, 7), 0);
+        /* Virtual time is free: with 30% loss both ways, timeouts back off
+         * to the 120 s maximum, so a transfer may take hours of it. */
+        run(&a, &b, w, &c, a.s->now + 24 * 3600 * US_SEC);
+        /* A connect gives up after 7 SYNs (ETIMEDOUT), or when ARP fails
+         * to refresh the neighbour (EHOSTUNREACH), as Linux's does; at 30%
+         * loss both ways about one seed in a thousand gets there. That is
+         * the stack working, so the client tries again, as an application
+         * would; a connection lost once established still fails the test. */
+        if (c.connected || !c.failed || (c.err != ETIMEDOUT && c.err != EHOSTUNREACH) ||
+            attempt == 3)
+            break;
+        us_tcp_close(c.pcb);
+        c.failed = false;
+        c.err = 0;
+    }
 
     int rc = 0;
     if (c.failed || !c.eof || c.received != len || memcmp(data, got, len) != 0) {
