@@ -545,8 +545,12 @@ static void report_done(struct test *t)
     report(t, "%s", text);
 }
 
-/* TEST_END: stop counting, close the data connections, and ask for the
- * client's results. */
+/* TEST_END: stop counting and sending, and ask for the client's results.
+ * Connections the server sent on (reverse mode) close now: the client has
+ * stopped counting, and the FIN tells it the data is over. Those the
+ * client sent on stay open, still read, until IPERF_DONE: what it sent
+ * just before TEST_END is still arriving, and closing on that would reset
+ * them. */
 static void on_test_end(struct test *t)
 {
     t->running = false;
@@ -560,8 +564,10 @@ static void on_test_end(struct test *t)
         if (t->params.reverse)
             c->bytes = ip3_sent_bytes(c->pcb, c->bytes);
     }
-    t->streams_closing = true;
-    arm_reaper(t->srv);
+    if (t->params.reverse) {
+        t->streams_closing = true;
+        arm_reaper(t->srv);
+    }
     t->phase = PH_RESULTS;
     us_timer_arm(t->srv->s, &t->deadline, now_of(t) + RESULTS_TIMEOUT);
     if (ip3_ctrl_send_state(&t->ctrl, IP3_EXCHANGE_RESULTS) != 0)
