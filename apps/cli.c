@@ -21,6 +21,7 @@ enum common_opt_id {
     OPT_IMPAIR,
     OPT_LOG,
     OPT_NO_ACD,
+    OPT_NO_OFFLOAD,
     OPT_HELP,
 };
 
@@ -40,6 +41,9 @@ static const struct cli_opt common_opts[] = {
      OPT_LOG},
     {"--no-acd", 0, NULL, "use the addresses at once, without RFC 5227 conflict detection",
      OPT_NO_ACD},
+    {"--no-offload", 0, NULL,
+     "no checksum or TCP segmentation offload from the kernel: MTU-sized frames only",
+     OPT_NO_OFFLOAD},
     {"--help", 'h', NULL, "show this help and exit", OPT_HELP},
 };
 
@@ -229,6 +233,9 @@ static int apply_common(struct cli_iface *o, int id, const char *opt, const char
     case OPT_NO_ACD:
         o->acd = false;
         return 0;
+    case OPT_NO_OFFLOAD:
+        o->offload = false;
+        return 0;
     }
     return 0;
 }
@@ -365,6 +372,7 @@ enum cli_result cli_parse(const struct cli_cmd *cmd, int argc, char **argv, stru
     memset(out, 0, sizeof(*out));
     out->iface.mtu = 1500;
     out->iface.acd = true;
+    out->iface.offload = true;
     struct parse_state st = {.cmd = cmd, .argc = argc, .argv = argv, .out = out};
     bool options_done = false, failed = false;
     /* Keep scanning after an error so that --help anywhere still wins; the

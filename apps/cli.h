@@ -43,6 +43,7 @@ struct cli_iface {
     const char *impair;  /* NULL: no impairment */
     const char *log;     /* NULL: default level (warn) */
     bool acd;
+    bool offload; /* kernel offloads on the TAP/TUN (us_tuntap_set_offload) */
 };
 
 struct cli_args {

@@ -198,6 +198,10 @@ int iface_open(struct iface *ifc, const struct cli_iface *o, char *err, size_t e
     ifc->tuntap = us_tuntap_open(o->ifname, o->link, err, errlen);
     if (!ifc->tuntap)
         return -1;
+    if (!o->offload && us_tuntap_set_offload(ifc->tuntap, false) != 0) {
+        snprintf(err, errlen, "%s: turning offloads off: %s", o->ifname, strerror(errno));
+        return -1;
+    }
     if (add_netif(ifc, o, err, errlen) != 0 || add_capture_and_impair(ifc, o, err, errlen) != 0)
         return -1;
     return start_runtime(ifc, err, errlen);

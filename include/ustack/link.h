@@ -19,6 +19,11 @@ struct us_tuntap *us_tuntap_open(const char *name, enum us_link_type type, char 
                                  size_t errlen);
 void us_tuntap_close(struct us_tuntap *t);
 int us_tuntap_fd(const struct us_tuntap *t);
+/* Checksum and TCP segmentation offload (on from us_tuntap_open): the
+ * kernel may send TCP segments of up to 64 KiB with partial checksums.
+ * Off, every frame is MTU-sized and fully checksummed. Returns 0, or -1
+ * with errno when the kernel refuses. */
+int us_tuntap_set_offload(struct us_tuntap *t, bool on);
 /* The driver to pass to us_netif_add(). */
 struct us_driver us_tuntap_driver(struct us_tuntap *t);
 /* Reads every pending frame (non-blocking) into nif; returns frames read. */

@@ -76,6 +76,7 @@ enum us_proto {
     X(tcp_no_timestamp)                                                                            \
     X(link_impair_loss)                                                                            \
     X(link_tx_error)                                                                               \
+    X(link_bad_vnet_hdr)                                                                           \
     X(no_buffer)
 
 enum us_drop {

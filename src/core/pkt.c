@@ -50,6 +50,7 @@ struct us_pkt *us_pkt_alloc(struct ustack *s, size_t len)
     p->len = (uint32_t)len;
     p->due = 0;
     p->link_bcast = 0;
+    p->csum_ok = 0;
     return p;
 }
 
@@ -80,6 +81,7 @@ struct us_pkt *us_pkt_clone(const struct us_pkt *p)
     memcpy(c->data, p->data, p->len);
     c->nif = p->nif;
     c->link_bcast = p->link_bcast;
+    c->csum_ok = p->csum_ok;
     return c;
 }
 

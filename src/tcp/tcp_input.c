@@ -804,7 +804,8 @@ void us_tcp_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
     (void)nif;
     struct us_addr src = us_addr4(ip->src), dst = us_addr4(ip->dst);
     struct tcp_view th;
-    enum us_drop why = tcp_parse(p->data + ip->hlen, p->len - ip->hlen, &src, &dst, &th);
+    enum us_drop why =
+        tcp_parse_csum(p->data + ip->hlen, p->len - ip->hlen, &src, &dst, !p->csum_ok, &th);
     if (why != US_DROP_none) {
         us_drop(s, p, US_P_tcp, why);
         return;

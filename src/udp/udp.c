@@ -227,7 +227,8 @@ void us_udp_input(struct ustack *s, struct us_netif *nif, struct us_pkt *p,
     (void)nif;
     struct us_addr src = us_addr4(ip->src), dst = us_addr4(ip->dst);
     struct udp_view u;
-    enum us_drop why = udp_parse(p->data + ip->hlen, p->len - ip->hlen, &src, &dst, &u);
+    enum us_drop why =
+        udp_parse_csum(p->data + ip->hlen, p->len - ip->hlen, &src, &dst, !p->csum_ok, &u);
     if (why != US_DROP_none) {
         us_drop(s, p, US_P_udp, why);
         return;

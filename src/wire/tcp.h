@@ -60,6 +60,10 @@ struct tcp_view {
 /* Checks lengths, the checksum (with the pseudo-header) and the options. */
 enum us_drop tcp_parse(const uint8_t *p, size_t len, const struct us_addr *src,
                        const struct us_addr *dst, struct tcp_view *out);
+/* The same, skipping the checksum when verify_csum is false (the link
+ * vouched for it: us_pkt.csum_ok). */
+enum us_drop tcp_parse_csum(const uint8_t *p, size_t len, const struct us_addr *src,
+                            const struct us_addr *dst, bool verify_csum, struct tcp_view *out);
 /* Parses options only (len bytes at p); US_DROP_none or tcp_bad_option. */
 enum us_drop tcp_parse_opts(const uint8_t *p, size_t len, struct tcp_opts *out);
 /* Writes options padded to a multiple of 4 (at most 40 bytes); returns the

@@ -8,6 +8,12 @@
 enum us_drop udp_parse(const uint8_t *p, size_t len, const struct us_addr *src,
                        const struct us_addr *dst, struct udp_view *out)
 {
+    return udp_parse_csum(p, len, src, dst, true, out);
+}
+
+enum us_drop udp_parse_csum(const uint8_t *p, size_t len, const struct us_addr *src,
+                            const struct us_addr *dst, bool verify_csum, struct udp_view *out)
+{
     if (len < UDP_HLEN)
         return US_DROP_udp_short;
     out->sport = (uint16_t)(p[0] << 8 | p[1]);
@@ -16,6 +22,8 @@ enum us_drop udp_parse(const uint8_t *p, size_t len, const struct us_addr *src,
     memcpy(&out->csum, p + 6, 2);
     if (out->len < UDP_HLEN || out->len > len)
         return US_DROP_udp_bad_len;
+    if (!verify_csum)
+        return US_DROP_none;
     /* RFC 768: an all-zero checksum means none was computed (IPv4 only). */
     if (out->csum == 0)
         /* RFC 8200 8.1: IPv6 receivers discard a zero checksum. */

@@ -2,6 +2,7 @@
 #ifndef US_WIRE_UDP_H
 #define US_WIRE_UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@ struct udp_view {
  * checksum with the pseudo-header. */
 enum us_drop udp_parse(const uint8_t *p, size_t len, const struct us_addr *src,
                        const struct us_addr *dst, struct udp_view *out);
+/* The same, skipping the checksum when verify_csum is false (the link
+ * vouched for it: us_pkt.csum_ok). */
+enum us_drop udp_parse_csum(const uint8_t *p, size_t len, const struct us_addr *src,
+                            const struct us_addr *dst, bool verify_csum, struct udp_view *out);
 /* Writes the header and checksum over header + payload_len bytes at p+8. */
 void udp_build(uint8_t *p, uint16_t sport, uint16_t dport, size_t payload_len,
                const struct us_addr *src, const struct us_addr *dst);

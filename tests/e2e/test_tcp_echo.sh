@@ -50,7 +50,7 @@ ustack_stop_tcp
 # 3 connections, opened passively, each brought to its end by the client's
 # FIN and closed by the stack: nothing reset, nothing dropped as corrupt.
 assert_counter_ge tcp.passive_open 3
-assert_counter_ge tcp.rx 7000
+assert_counter_ge tcp.rx 1000 # fewer than tcp.tx: the kernel sends up to 64 KiB a frame (offload)
 assert_counter_ge tcp.tx 7000
 assert_counter_eq tcp.reset_sent 0
 assert_counter_eq drop.tcp_bad_checksum 0

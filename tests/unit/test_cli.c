@@ -114,6 +114,7 @@ static void test_defaults(void **state)
     assert_int_equal(o->link, US_LINK_ETHERNET);
     assert_int_equal(o->mtu, 1500);
     assert_true(o->acd);
+    assert_true(o->offload);
     assert_null(o->pcap);
     assert_null(o->impair);
     assert_null(o->log);
@@ -130,12 +131,13 @@ static void test_defaults(void **state)
 static void test_every_option_in_any_order(void **state)
 {
     (void)state;
-    assert_int_equal(parse("first --tap tap9 --mac 02:aa:bb:cc:dd:ee --ip4 10.0.0.2/24 "
-                           "second --ip4=192.168.7.1/32 --gw4 10.0.0.1 --mtu=9000 --pcap x.pcap "
-                           "--pcap-count 20000 "
-                           "--impair loss=5% --log arp=debug,ip4=info --no-acd -c 7 -f "
-                           "--flag --name=bob third"),
-                     CLI_OK);
+    assert_int_equal(
+        parse("first --tap tap9 --mac 02:aa:bb:cc:dd:ee --ip4 10.0.0.2/24 "
+              "second --ip4=192.168.7.1/32 --gw4 10.0.0.1 --mtu=9000 --pcap x.pcap "
+              "--pcap-count 20000 "
+              "--impair loss=5% --log arp=debug,ip4=info --no-acd --no-offload -c 7 -f "
+              "--flag --name=bob third"),
+        CLI_OK);
     const struct cli_iface *o = &args.iface;
     assert_string_equal(o->ifname, "tap9");
     assert_int_equal(o->link, US_LINK_ETHERNET);
@@ -153,6 +155,7 @@ static void test_every_option_in_any_order(void **state)
     assert_string_equal(o->impair, "loss=5%");
     assert_string_equal(o->log, "arp=debug,ip4=info");
     assert_false(o->acd);
+    assert_false(o->offload);
     /* The subcommand saw its own options, named as spelt. */
     assert_int_equal(tctx.count, 7);
     assert_string_equal(tctx.count_label, "-c");

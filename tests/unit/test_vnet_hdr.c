@@ -1,0 +1,159 @@
+/* Unit tests for received virtio-net headers (src/link/vnet_hdr.c): the
+ * checksum a TAP with offloads leaves partial is completed, GSO frames are
+ * taken only as offered, and headers that cannot describe their frame are
+ * refused. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/stack.h"
+#include "link/vnet_hdr.h"
+#include "ustack/ustack.h"
+#include "wire/checksum.h"
+
+/* 10.0.0.1:12345 -> 10.0.0.2:7 UDP "hello" behind an IPv4 header: the UDP
+ * checksum 0x77bf is the one test_wire_udp.c computed independently. */
+static const uint8_t udp_packet[] = {
+    0x45, 0x00, 0x00, 0x21, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00, 10,  0,   0,   1,   10,
+    0,    0,    2,    0x30, 0x39, 0x00, 0x07, 0x00, 0x0d, 0x77, 0xbf, 'h',  'e', 'l', 'l', 'o',
+};
+#define UDP_AT 20 /* csum_start */
+#define UDP_CSUM_AT (UDP_AT + 6)
+
+static struct ustack *stack;
+
+static int setup(void **state)
+{
+    (void)state;
+    struct us_config cfg;
+    us_config_defaults(&cfg);
+    stack = us_stack_new(&cfg);
+    return stack ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    us_stack_free(stack);
+    return 0;
+}
+
+static struct us_pkt *packet(const uint8_t *bytes, size_t len)
+{
+    struct us_pkt *p = us_pkt_alloc(stack, len);
+    assert_non_null(p);
+    memcpy(p->data, bytes, len);
+    return p;
+}
+
+/* The kernel's partial checksum: the pseudo-header sum, folded, not
+ * complemented (what csum_tcpudp_magic leaves before the final ~). */
+static void make_partial(uint8_t *pkt)
+{
+    struct us_addr src = {.family = US_AF_INET}, dst = {.family = US_AF_INET};
+    memcpy(&src.v4, pkt + 12, 4);
+    memcpy(&dst.v4, pkt + 16, 4);
+    uint16_t partial = (uint16_t)~us_csum_fold(us_csum_pseudo(&src, &dst, 17, 13));
+    memcpy(pkt + UDP_CSUM_AT, &partial, 2);
+}
+
+static void test_plain_header_changes_nothing(void **state)
+{
+    (void)state;
+    struct virtio_net_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    struct us_pkt *p = packet(udp_packet, sizeof udp_packet);
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    assert_int_equal(p->csum_ok, 0);
+    assert_memory_equal(p->data, udp_packet, sizeof udp_packet);
+    us_pkt_free(p);
+}
+
+static void test_data_valid_skips_the_check(void **state)
+{
+    (void)state;
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_DATA_VALID};
+    struct us_pkt *p = packet(udp_packet, sizeof udp_packet);
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    assert_int_equal(p->csum_ok, 1);
+    us_pkt_free(p);
+}
+
+static void test_partial_checksum_is_completed(void **state)
+{
+    (void)state;
+    uint8_t bytes[sizeof udp_packet];
+    memcpy(bytes, udp_packet, sizeof bytes);
+    make_partial(bytes);
+    assert_memory_not_equal(bytes + UDP_CSUM_AT, udp_packet + UDP_CSUM_AT, 2);
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = UDP_AT, .csum_offset = 6};
+    struct us_pkt *p = packet(bytes, sizeof bytes);
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    assert_int_equal(p->csum_ok, 1);
+    assert_memory_equal(p->data, udp_packet, sizeof udp_packet); /* 0x77bf back */
+    us_pkt_free(p);
+}
+
+static void test_checksum_field_past_the_end_is_refused(void **state)
+{
+    (void)state;
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                               .csum_start = UDP_AT,
+                               .csum_offset = sizeof udp_packet - UDP_AT - 1};
+    struct us_pkt *p = packet(udp_packet, sizeof udp_packet);
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
+    h.csum_offset--; /* the last two bytes: in bounds */
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    h.csum_start = 0xffff;
+    h.csum_offset = 0xffff; /* no wrap-around */
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
+    us_pkt_free(p);
+}
+
+static void test_gso_only_as_offered(void **state)
+{
+    (void)state;
+    struct us_pkt *p = packet(udp_packet, sizeof udp_packet);
+    const struct virtio_net_hdr tcp4 = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                        .gso_size = 1448,
+                                        .hdr_len = 20,
+                                        .csum_start = UDP_AT,
+                                        .csum_offset = 6};
+    struct virtio_net_hdr h = tcp4;
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    const uint8_t refused[] = {VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_TCPV6, 2, 0x7f};
+    for (size_t i = 0; i < sizeof refused; i++) {
+        h = tcp4;
+        h.gso_type = refused[i];
+        assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
+    }
+    h = tcp4;
+    h.flags = 0; /* a segment to split needs its checksum left partial */
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
+    h = tcp4;
+    h.gso_size = 0;
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
+    h = tcp4;
+    h.hdr_len = sizeof udp_packet + 1;
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
+    us_pkt_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_header_changes_nothing),
+        cmocka_unit_test(test_data_valid_skips_the_check),
+        cmocka_unit_test(test_partial_checksum_is_completed),
+        cmocka_unit_test(test_checksum_field_past_the_end_is_refused),
+        cmocka_unit_test(test_gso_only_as_offered),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
