@@ -86,6 +86,10 @@ struct us_driver {
     const char *name;
     void (*transmit)(void *ctx, struct us_pkt *pkt);
     void *ctx;
+    /* TCP segmentation offload: the most TCP payload one frame may carry
+     * for the driver (or the kernel behind it) to cut into MSS-sized
+     * segments; such frames have pkt->gso_size set. 0: no offload. */
+    uint32_t tso_max;
 };
 
 struct us_netif_config {

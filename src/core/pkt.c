@@ -51,6 +51,7 @@ struct us_pkt *us_pkt_alloc(struct ustack *s, size_t len)
     p->due = 0;
     p->link_bcast = 0;
     p->csum_ok = 0;
+    p->gso_size = 0;
     return p;
 }
 
@@ -82,6 +83,7 @@ struct us_pkt *us_pkt_clone(const struct us_pkt *p)
     c->nif = p->nif;
     c->link_bcast = p->link_bcast;
     c->csum_ok = p->csum_ok;
+    c->gso_size = p->gso_size;
     return c;
 }
 

@@ -23,6 +23,7 @@ struct us_pkt {
     us_time_t due;        /* for delay queues */
     uint8_t link_bcast;   /* received as link broadcast/multicast */
     uint8_t csum_ok;      /* TCP/UDP checksum vouched for by the link (vnet_hdr.h) */
+    uint16_t gso_size;    /* TCP payload per wire segment of a TSO frame; 0: plain */
     uint32_t cb[2];       /* scratch for the layer that holds the buffer */
     uint8_t buf[];
 };

@@ -65,7 +65,7 @@ int us_ip4_output(struct ustack *s, struct us_pkt *p, uint32_t src, uint32_t dst
         .dst = dst,
     };
     ip4_build(us_pkt_push(p, IP4_HLEN), &ip);
-    if (ip.total_len <= rt.nif->mtu) {
+    if (ip.total_len <= rt.nif->mtu || p->gso_size) { /* TSO: the link cuts it */
         us_ip4_link_output(rt.nif, p, rt.nexthop);
         return 0;
     }

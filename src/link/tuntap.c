@@ -8,7 +8,9 @@
  * default) the kernel gives the interface the features of a NIC with TSO,
  * so it sends up to 64 KiB of TCP in one frame with the checksum left
  * partial: one read instead of forty-odd, and no checksum to compute. The
- * frames ustack writes are complete, with an empty header. */
+ * other way, TCP hands the driver frames of up to TT_TSO_MAX bytes of
+ * payload, which go as GSO frames for the kernel to cut (or, delivered to
+ * a local socket, to take whole). */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -42,6 +44,9 @@
 /* What ustack can take from the kernel: partial checksums and TCPv4
  * segments past the MTU (TUN_F_TSO4 needs TUN_F_CSUM). */
 #define TT_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4)
+/* TCP payload of a TSO frame we write: an IPv4 datagram's 65535 bytes less
+ * the largest IPv4 and TCP headers. */
+#define TT_TSO_MAX (65535u - 60u - 60u)
 
 struct us_tuntap {
     int fd;
@@ -277,24 +282,25 @@ static enum us_proto tt_proto(const struct us_tuntap *t)
     return t->type == US_LINK_IP ? US_P_ip4 : US_P_eth;
 }
 
-/* Writes one frame behind an empty virtio-net header (complete checksums,
- * no segmentation); returns the frame bytes written or -1 with errno. */
-static ssize_t tt_write_frame(struct us_tuntap *t, const uint8_t *frame, size_t len)
+/* Writes one frame behind its virtio-net header (us_vnet_hdr_tx: empty,
+ * or GSO for a TSO frame); returns the frame bytes written or -1. */
+static ssize_t tt_write_frame(struct us_tuntap *t, struct us_pkt *pkt)
 {
-    static const struct virtio_net_hdr none = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    struct virtio_net_hdr h;
+    us_vnet_hdr_tx(&h, pkt, t->type == US_LINK_ETHERNET);
     struct iovec iov[2] = {
-        {.iov_base = (void *)&none, .iov_len = sizeof none},
-        {.iov_base = (void *)frame, .iov_len = len},
+        {.iov_base = &h, .iov_len = sizeof h},
+        {.iov_base = pkt->data, .iov_len = pkt->len},
     };
     ssize_t n = writev(t->fd, iov, 2);
-    return n < 0 ? n : n - (ssize_t)sizeof none;
+    return n < 0 ? n : n - (ssize_t)sizeof h;
 }
 
 static void tt_transmit(void *ctx, struct us_pkt *pkt)
 {
     struct us_tuntap *t = ctx;
     struct ustack *s = pkt->stack;
-    ssize_t n = tt_write_frame(t, pkt->data, pkt->len);
+    ssize_t n = tt_write_frame(t, pkt);
     if (n != (ssize_t)pkt->len) {
         /* EAGAIN/ENOBUFS: the kernel queue is full; EIO: link down. Either
          * way the frame is lost, as on a congested wire. */
@@ -312,6 +318,7 @@ struct us_driver us_tuntap_driver(struct us_tuntap *t)
         .name = t->type == US_LINK_IP ? "tun" : "tap",
         .transmit = tt_transmit,
         .ctx = t,
+        .tso_max = t->offload ? TT_TSO_MAX : 0,
     };
     return d;
 }

@@ -18,4 +18,10 @@
  * end, an unknown GSO type) is refused with a drop reason. */
 enum us_drop us_vnet_hdr_rx(const struct virtio_net_hdr *h, struct us_pkt *p);
 
+/* Fills the header for the frame p about to be written (link type Ethernet
+ * when ethernet is true, else bare IPv4): empty for a plain frame; for a
+ * TSO frame (p->gso_size) GSO_TCPV4 with a partial checksum, which it
+ * writes into the frame. */
+void us_vnet_hdr_tx(struct virtio_net_hdr *h, struct us_pkt *p, bool ethernet);
+
 #endif

@@ -93,9 +93,11 @@ void tcp_send_segment(struct us_tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_
     uint8_t opts[TCP_MAX_OPTLEN];
     size_t optlen = tcp_build_opts(opts, &o, false);
     /* Room for options and data is what a full segment with timestamps
-     * has; SACK blocks that do not fit in a full segment are left out. */
+     * has; SACK blocks that do not fit in a full segment are left out. A
+     * TSO frame (len > MSS, see tso_burst) is cut into full segments. */
     uint32_t room = pcb->mss + (pcb->ts_ok ? TCP_TS_ROOM : 0);
-    while (o.nsack && optlen + len > room) {
+    uint32_t seg_len = len > pcb->mss ? pcb->mss : len;
+    while (o.nsack && optlen + seg_len > room) {
         o.nsack--;
         optlen = tcp_build_opts(opts, &o, false);
     }
@@ -104,6 +106,8 @@ void tcp_send_segment(struct us_tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_
         us_count_drop(s, US_P_tcp, US_DROP_no_buffer);
         return;
     }
+    if (len > pcb->mss)
+        p->gso_size = (uint16_t)pcb->mss;
     memcpy(p->data + TCP_HLEN, opts, optlen);
     if (len)
         tcp_sndbuf_copy(&pcb->snd, seq - pcb->snd_una, p->data + TCP_HLEN + optlen, len);
@@ -317,6 +321,23 @@ static bool small_segment_ok(const struct us_tcp_pcb *pcb, uint32_t len, uint32_
     return pcb->nodelay || pcb->snd_nxt == pcb->snd_una;
 }
 
+/* The most new data one frame may carry: a whole number of MSS-sized
+ * segments when the route's link offloads segmentation (TSO, see
+ * us_driver.tso_max), else one MSS. Not with SACK blocks to send (their
+ * number, so the header length, varies) nor on an impaired link (whose
+ * losses are per frame, so should be per wire segment). */
+static uint32_t tso_burst(const struct us_tcp_pcb *pcb)
+{
+    if (pcb->sack_ok && pcb->rcv.nooo)
+        return pcb->mss;
+    struct us_ip4_route rt;
+    if (pcb->remote.family != US_AF_INET || us_ip4_route(pcb->stack, pcb->remote.v4, &rt) != 0 ||
+        rt.nif->impair)
+        return pcb->mss;
+    uint32_t segs = rt.nif->drv.tso_max / pcb->mss;
+    return segs > 1 ? segs * pcb->mss : pcb->mss;
+}
+
 /* After a timeout: resend [rtx_nxt, SND.NXT) as cwnd allows, counting what
  * was resent and not yet acknowledged as the data in flight. */
 static bool loss_recovery_send(struct us_tcp_pcb *pcb)
@@ -362,15 +383,18 @@ void tcp_output(struct us_tcp_pcb *pcb)
         goto timers; /* new data waits until the resending is done */
     if (pcb->in_recovery && pcb->sack_ok)
         sent |= sack_recovery_send(pcb);
+    uint32_t burst = tso_burst(pcb);
     for (;;) {
         if (pcb->fin_sent && seq_gt(pcb->snd_nxt, pcb->fin_seq))
             break; /* everything, FIN included, is out */
         uint32_t end = data_end(pcb);
         uint32_t unsent = seq_lt(pcb->snd_nxt, end) ? end - pcb->snd_nxt : 0;
-        uint32_t len = unsent < pcb->mss ? unsent : pcb->mss;
+        uint32_t len = unsent < burst ? unsent : burst;
         uint32_t usable = usable_window(pcb);
         if (len > usable)
             len = usable;
+        if (len > pcb->mss && len < unsent)
+            len -= len % pcb->mss; /* only the tail of the data may be short */
         bool fin_here = pcb->fin_queued && len == unsent;
         if (len == 0 && !fin_here)
             break;

@@ -50,8 +50,10 @@ ustack_stop_tcp
 # 3 connections, opened passively, each brought to its end by the client's
 # FIN and closed by the stack: nothing reset, nothing dropped as corrupt.
 assert_counter_ge tcp.passive_open 3
-assert_counter_ge tcp.rx 1000 # fewer than tcp.tx: the kernel sends up to 64 KiB a frame (offload)
-assert_counter_ge tcp.tx 7000
+# Segments both ways: with offload a frame carries up to 64 KiB (see
+# test_tcp_offload), so 11 MB take a few hundred frames each way.
+assert_counter_ge tcp.rx 100
+assert_counter_ge tcp.tx 100
 assert_counter_eq tcp.reset_sent 0
 assert_counter_eq drop.tcp_bad_checksum 0
 n=$(tshark_count "$US_PCAP" "$(from_stack) && tcp.srcport == 7 && tcp.flags.fin == 1")

@@ -145,5 +145,5 @@ E2E_PCAP_COUNT=20000 ustack_start --service http
 fetch_pattern 100000000
 ustack_stop
 pcap_check_head "$US_PCAP" 20000
-assert_counter_ge tcp.tx 69000
+assert_counter_ge tcp.tx 1500 # 100 MB in frames of up to 45 segments (offload)
 assert_counter_eq tcp.reset_sent 0

@@ -2,10 +2,11 @@
 # Checksum and TCP segmentation offload on the TAP (src/link/vnet_hdr.c).
 # With offloads on, the default, the kernel treats the TAP as a NIC with
 # TSO: it sends the stack TCP segments of up to 64 KiB, their checksums
-# left partial. 4 MB through the echo service come back intact; the
-# capture holds kernel frames longer than the MTU; and every TCP and UDP
-# checksum in it verifies, the kernel's frames too (the stack completed
-# them). With --no-offload the same transfer arrives in MTU-sized frames.
+# left partial, and takes such frames from the stack (GSO) to cut or
+# deliver whole. 4 MB through the echo service come back intact; the
+# capture holds frames longer than the MTU both ways; and every TCP and
+# UDP checksum in it verifies, the kernel's frames too (the stack completed
+# them). With --no-offload every frame is MTU-sized.
 # shellcheck source=tests/e2e/lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 
@@ -14,8 +15,9 @@ head -c 4000000 /dev/urandom >"$TMP/in"
 printf 'datagram %s\n' "$$" >"$TMP/dgram"
 
 # echo_run WHAT [ustack serve options]: 4 MB through TCP echo and a UDP
-# datagram through UDP echo; sets BIG to the number of kernel frames
-# longer than an Ethernet frame of MTU 1500.
+# datagram through UDP echo; sets BIG_IN and BIG_OUT to the number of
+# frames from the kernel and from the stack longer than an Ethernet frame
+# of MTU 1500.
 echo_run()
 {
     local what=$1 rc=0 bad
@@ -35,12 +37,16 @@ echo_run()
         frame.number _ws.col.Info)
     [[ -z "$bad" ]] || fail "$what: frames with a bad checksum in the capture (either side)" \
         "$(head -n 5 <<<"$bad")"
-    BIG=$(tshark_count "$US_PCAP" "!($(from_stack)) && frame.len > 1514")
-    log "$what: 4 MB and a datagram echoed; $BIG kernel frames over 1514 bytes, all checksums good"
+    BIG_IN=$(tshark_count "$US_PCAP" "!($(from_stack)) && frame.len > 1514")
+    BIG_OUT=$(tshark_count "$US_PCAP" "($(from_stack)) && frame.len > 1514")
+    log "$what: 4 MB and a datagram echoed; frames over 1514 bytes: $BIG_IN from the kernel," \
+        "$BIG_OUT from the stack; all checksums good"
 }
 
 echo_run "offload (default)"
-assert_ge "offload: kernel frames longer than the MTU (TSO to the stack)" 1 "$BIG"
+assert_ge "offload: kernel frames longer than the MTU (TSO to the stack)" 1 "$BIG_IN"
+assert_ge "offload: stack frames longer than the MTU (TSO from the stack)" 1 "$BIG_OUT"
 
 echo_run "--no-offload" --no-offload
-assert_eq "--no-offload: kernel frames longer than the MTU" 0 "$BIG"
+assert_eq "--no-offload: kernel frames longer than the MTU" 0 "$BIG_IN"
+assert_eq "--no-offload: stack frames longer than the MTU" 0 "$BIG_OUT"

@@ -7,12 +7,14 @@
 # malformed segment, no bad checksum (and every checksum verified), no
 # expert warning beyond flow control, no retransmission (the link loses
 # nothing), no RST, no segment over the MSS, and SYN-ACKs offering MSS,
-# SACK, window scaling and timestamps as the kernel's SYN did.
+# SACK, window scaling and timestamps as the kernel's SYN did. Offload is
+# off, so that every frame in the capture is a segment on the wire
+# (test_tcp_offload checks the frames of several segments).
 # shellcheck source=tests/e2e/lib.sh disable=SC2119
 . "$(dirname "$0")/lib.sh"
 
 netns_setup tap
-ustack_start --service all
+ustack_start --service all --no-offload
 
 # TCP checksums must be verified, not just read: lib's TSHARK_PREFS does it.
 [[ " ${TSHARK_PREFS[*]} " == *" tcp.check_checksum:TRUE "* ]] ||

@@ -159,7 +159,8 @@ struct flow *flow_new(const struct flow_opts *o)
     struct us_netif_config nc = {
         .name = "flow0", .type = US_LINK_ETHERNET, .mtu = o->mtu, .acd = o->acd};
     memcpy(nc.mac.b, FLOW_OUR_MAC, 6);
-    struct us_driver drv = {.name = "flow", .transmit = drv_transmit, .ctx = f};
+    struct us_driver drv = {
+        .name = "flow", .transmit = drv_transmit, .ctx = f, .tso_max = o->tso_max};
     f->nif = us_netif_add(f->s, &nc, &drv);
     assert_non_null(f->nif);
     if (!o->no_addr) {

@@ -61,6 +61,7 @@ struct flow_opts {
     uint32_t icmp_burst; /* 0: stack default */
     uint32_t icmp_rate;  /* 0: stack default */
     uint32_t reasm_mem;  /* 0: stack default */
+    uint32_t tso_max;    /* the driver's us_driver.tso_max; 0: no TSO */
 };
 
 /* A frame the stack transmitted. */

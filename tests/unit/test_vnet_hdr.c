@@ -146,6 +146,78 @@ static void test_gso_only_as_offered(void **state)
     us_pkt_free(p);
 }
 
+/* A TSO frame: 14-byte Ethernet header, IPv4 (20), TCP (20 + 12 of
+ * options), 3000 bytes of payload, the full checksum filled in. */
+#define TSO_PAYLOAD 3000
+#define TSO_TCP_AT (14 + 20)
+static struct us_pkt *tso_frame(uint16_t gso_size)
+{
+    size_t tcp_len = 32 + TSO_PAYLOAD;
+    struct us_pkt *p = us_pkt_alloc(stack, TSO_TCP_AT + tcp_len);
+    assert_non_null(p);
+    uint8_t *f = p->data;
+    memset(f, 0, p->len);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14, *tcp = f + TSO_TCP_AT;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)((20 + tcp_len) >> 8);
+    ip[3] = (uint8_t)(20 + tcp_len);
+    ip[8] = 64;
+    ip[9] = 6;
+    const uint8_t a[4] = {10, 0, 0, 2}, b[4] = {10, 0, 0, 1};
+    memcpy(ip + 12, a, 4);
+    memcpy(ip + 16, b, 4);
+    tcp[12] = 8 << 4; /* 32-byte header */
+    for (size_t i = 32; i < tcp_len; i++)
+        tcp[i] = (uint8_t)i;
+    struct us_addr src = {.family = US_AF_INET}, dst = {.family = US_AF_INET};
+    memcpy(&src.v4, a, 4);
+    memcpy(&dst.v4, b, 4);
+    uint16_t c =
+        us_csum_fold(us_csum_add(us_csum_pseudo(&src, &dst, 6, (uint32_t)tcp_len), tcp, tcp_len));
+    memcpy(tcp + 16, &c, 2);
+    p->gso_size = gso_size;
+    return p;
+}
+
+static void test_tx_plain_frame_gets_an_empty_header(void **state)
+{
+    (void)state;
+    struct us_pkt *p = tso_frame(0);
+    uint8_t before[TSO_TCP_AT + 32];
+    memcpy(before, p->data, sizeof before);
+    struct virtio_net_hdr h;
+    memset(&h, 0xff, sizeof h);
+    us_vnet_hdr_tx(&h, p, true);
+    const struct virtio_net_hdr none = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    assert_memory_equal(&h, &none, sizeof h);
+    assert_memory_equal(p->data, before, sizeof before);
+    us_pkt_free(p);
+}
+
+/* A TSO frame goes as GSO_TCPV4 with a partial checksum: completing it as
+ * the kernel would (us_vnet_hdr_rx's NEEDS_CSUM rule) gives back the full
+ * checksum the frame was built with. */
+static void test_tx_tso_frame_goes_as_gso(void **state)
+{
+    (void)state;
+    struct us_pkt *p = tso_frame(1448);
+    uint8_t full[2];
+    memcpy(full, p->data + TSO_TCP_AT + 16, 2);
+    struct virtio_net_hdr h;
+    us_vnet_hdr_tx(&h, p, true);
+    assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+    assert_int_equal(h.gso_size, 1448);
+    assert_int_equal(h.hdr_len, TSO_TCP_AT + 32);
+    assert_int_equal(h.csum_start, TSO_TCP_AT);
+    assert_int_equal(h.csum_offset, 16);
+    assert_memory_not_equal(p->data + TSO_TCP_AT + 16, full, 2);
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    assert_memory_equal(p->data + TSO_TCP_AT + 16, full, 2);
+    us_pkt_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +226,8 @@ int main(void)
         cmocka_unit_test(test_partial_checksum_is_completed),
         cmocka_unit_test(test_checksum_field_past_the_end_is_refused),
         cmocka_unit_test(test_gso_only_as_offered),
+        cmocka_unit_test(test_tx_plain_frame_gets_an_empty_header),
+        cmocka_unit_test(test_tx_tso_frame_goes_as_gso),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
