@@ -42,7 +42,8 @@ static const struct cli_opt common_opts[] = {
     {"--no-acd", 0, NULL, "use the addresses at once, without RFC 5227 conflict detection",
      OPT_NO_ACD},
     {"--no-offload", 0, NULL,
-     "no checksum or TCP segmentation offload from the kernel: MTU-sized frames only",
+     "no checksum or TCP segmentation offload on the link: MTU-sized frames only (implied by "
+     "--impair)",
      OPT_NO_OFFLOAD},
     {"--help", 'h', NULL, "show this help and exit", OPT_HELP},
 };

@@ -198,7 +198,10 @@ int iface_open(struct iface *ifc, const struct cli_iface *o, char *err, size_t e
     ifc->tuntap = us_tuntap_open(o->ifname, o->link, err, errlen);
     if (!ifc->tuntap)
         return -1;
-    if (!o->offload && us_tuntap_set_offload(ifc->tuntap, false) != 0) {
+    /* An impaired link loses, duplicates and delays wire frames, which are
+     * MTU-sized: offload would make one loss cost up to 45 segments. */
+    bool offload = o->offload && !o->impair;
+    if (!offload && us_tuntap_set_offload(ifc->tuntap, false) != 0) {
         snprintf(err, errlen, "%s: turning offloads off: %s", o->ifname, strerror(errno));
         return -1;
     }

@@ -61,6 +61,10 @@ assert_eq "2 MB echo with 10% loss (seed $SEED): content (sha256)" "$(sha256sum 
 log "2 MB echo with 10% loss: intact in $((SECONDS - start))s"
 
 ustack_stop_tcp "$LOSSY"
+# The impairment is per wire frame: --impair turns offload off, so no frame
+# either way is longer than the MTU (one loss never costs 45 segments).
+n=$(tshark_count "$US_PCAP" "frame.len > 1514")
+assert_eq "frames longer than the MTU on an impaired link" 0 "$n"
 assert_counter_ge drop.link_impair_loss 500
 assert_counter_ge tcp.retransmit 100
 assert_counter_eq drop.tcp_bad_checksum 0
