@@ -160,6 +160,7 @@ struct us_tcp_pcb {
     struct us_tcp_pcb *syn_q, *acc_q; /* a listener's children */
     struct us_tcp_pcb *q_next;
     uint16_t backlog, syn_q_len, acc_q_len;
+    us_time_t cookie_sent_at; /* a listener's last SYN cookie; 0: none yet */
 
     us_tcp_event_fn event;
     void *ctx;
@@ -283,6 +284,9 @@ void tcp_cookie_send_synack(struct ustack *s, const struct us_addr *src, const s
                             const struct tcp_view *th, uint16_t mss);
 uint32_t tcp_cookie_make(struct ustack *s, const struct us_addr *la, uint16_t lp,
                          const struct us_addr *ra, uint16_t rp, uint32_t peer_isn, uint16_t mss);
+/* How long after a listener's last SYN cookie an ACK to it is checked as
+ * one (the cookie's own lifetime, two 64-second slots). */
+#define TCP_COOKIE_RECENT (128 * US_SEC)
 /* Returns the MSS the cookie encodes, or 0 if it is not one of ours. */
 uint16_t tcp_cookie_check(struct ustack *s, const struct us_addr *la, uint16_t lp,
                           const struct us_addr *ra, uint16_t rp, uint32_t peer_isn,

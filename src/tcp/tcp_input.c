@@ -711,6 +711,7 @@ static void listen_syn(struct us_tcp_pcb *l, const struct us_addr *src, const st
     if (l->syn_q_len >= l->backlog) {
         /* RFC 4987 3.6: the SYN queue is full, answer with a cookie. */
         tcp_cookie_send_synack(s, src, dst, th, tcp_mss_for_route(s, src));
+        l->cookie_sent_at = s->now ? s->now : 1;
         return;
     }
     struct us_tcp_pcb *c = new_child(l, src, dst, th);
@@ -734,11 +735,18 @@ static void listen_syn(struct us_tcp_pcb *l, const struct us_addr *src, const st
 }
 
 /* An ACK for a listener: the third step of a handshake answered with a
- * cookie (RFC 4987 3.6). */
+ * cookie (RFC 4987 3.6). Only a listener that sent cookies lately checks
+ * for one, as Linux does (tcp_synq_no_recent_overflow): otherwise the ACK
+ * is for no connection, and guessing cookies gets an attacker nowhere. */
 static void listen_ack(struct us_tcp_pcb *l, const struct us_addr *src, const struct us_addr *dst,
                        const struct tcp_view *th)
 {
     struct ustack *s = l->stack;
+    if (!l->cookie_sent_at || s->now - l->cookie_sent_at > TCP_COOKIE_RECENT) {
+        us_count_drop(s, US_P_tcp, US_DROP_tcp_no_socket);
+        tcp_send_rst_for(s, src, dst, th);
+        return;
+    }
     uint16_t mss = tcp_cookie_check(s, dst, th->dport, src, th->sport, th->seq - 1, th->ack - 1);
     if (!mss || (th->flags & (TCP_SYN | TCP_RST | TCP_FIN)) == TCP_SYN) {
         us_count_drop(s, US_P_tcp, US_DROP_tcp_bad_cookie);

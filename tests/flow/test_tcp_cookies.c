@@ -149,7 +149,8 @@ static void test_forged_cookie(void **state)
 }
 
 /* A cookie is good for one to two 64-second slots; an ACK 130 s later is
- * refused. */
+ * refused (with no cookie sent since, the listener no longer even checks
+ * for one: the ACK is for no connection). */
 static void test_cookie_expires(void **state)
 {
     (void)state;
@@ -166,7 +167,38 @@ static void test_cookie_expires(void **state)
         tc_out(&first, "S.", 0, 1, 0);
     tc_in(&c, ".", 1, 1, 0);
     tc_out(&c, "R", 1, TC_ANY, 0);
-    assert_int_equal(flow_counter(f, "drop.tcp_bad_cookie"), 1);
+    assert_int_equal(flow_counter(f, "drop.tcp_no_socket"), 1);
+    assert_null(us_tcp_accept(first.listener));
+}
+
+/* A listener that has sent no cookie (its SYN queue never overflowed)
+ * does not take a valid one: the ACK is reset and counted as for no
+ * connection. Once it sends cookies, the same kind of ACK is checked, and
+ * a valid cookie makes a connection. */
+static void test_cookie_only_after_overflow(void **state)
+{
+    (void)state;
+    struct flow *f = tc_flow(NULL);
+    struct tc_conn first, c;
+    full_listener(&first, f); /* SYN queue full, but no cookie sent yet */
+    second_peer(&c, &first, 40001);
+    struct us_addr ours = us_addr4(FLOW_OUR_IP), peer = us_addr4(FLOW_PEER_IP);
+    c.iss = tcp_cookie_make(f->s, &ours, 8080, &peer, 40001, c.irs, 1460);
+    tc_in(&c, ".", 1, 1, 0);
+    tc_out(&c, "R", 1, TC_ANY, 0);
+    assert_int_equal(flow_counter(f, "drop.tcp_no_socket"), 1);
+    assert_int_equal(flow_counter(f, "drop.tcp_bad_cookie"), 0);
+    assert_int_equal(flow_counter(f, "tcp.syncookie_ok"), 0);
+    assert_null(us_tcp_accept(first.listener));
+    /* Now a SYN overflows the queue: a cookie goes out, and the ACK
+     * returning it is checked and makes the connection. */
+    struct tc_opts none = tc_no_opts();
+    tc_in_full(&c, "S", 0, 0, 65535, &none, 0);
+    tc_out(&c, "S.", TC_ANY, 1, 0);
+    c.iss = c.rx.seq;
+    tc_in(&c, ".", 1, 1, 0);
+    assert_int_equal(flow_counter(f, "tcp.syncookie_ok"), 1);
+    assert_non_null(tc_accept_child(&c));
 }
 
 int main(void)
@@ -176,6 +208,7 @@ int main(void)
         TC_TEST(test_cookie_mss),
         TC_TEST(test_forged_cookie),
         TC_TEST(test_cookie_expires),
+        TC_TEST(test_cookie_only_after_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
