@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/timer.h"
 #include "iperf3_proto.h"
@@ -33,7 +34,9 @@
 #define PACE_TICK (2 * US_MSEC) /* how soon a paced stream looks again */
 #define DRAIN_BUF (256 * 1024)
 #define LISTEN_BACKLOG 64
-#define EXTRA_CANDIDATES 16 /* connections beyond "parallel" heard out */
+#define EXTRA_CANDIDATES 16      /* connections beyond "parallel" heard out */
+#define LINGER_MAX 128           /* ended data connections awaiting the client's FIN */
+#define LINGER_TIME (2 * US_SEC) /* how long each may wait */
 
 enum phase {
     PH_COOKIE,    /* reading the control connection's cookie */
@@ -93,6 +96,9 @@ struct server {
     struct test *test; /* the current one, or NULL */
     struct test *dead; /* ended, waiting for the reaper */
     struct us_timer reaper;
+    struct us_tcp_pcb *linger[LINGER_MAX]; /* see linger_close */
+    us_time_t linger_until[LINGER_MAX];
+    struct us_timer linger_timer;
     struct server *next;      /* in the registry */
     uint8_t fill[FILL_CHUNK]; /* what reverse tests send */
     uint8_t drain[DRAIN_BUF]; /* where received data goes */
@@ -207,10 +213,84 @@ static void drain_and_close(struct server *srv, struct us_tcp_pcb *pcb)
     us_tcp_close(pcb);
 }
 
+/* ---- Lingering data connections ----
+ *
+ * At the end of a test the client's socket may still hold megabytes it sent
+ * before TEST_END (at tens of Gbit/s). Closing on them would answer with
+ * resets; instead a data connection sends its FIN, reads and drops what
+ * still comes until the client's FIN, and only then closes: a graceful end
+ * both ways. Bounded: LINGER_MAX connections, LINGER_TIME each. */
+
+static void linger_end(struct server *srv, struct us_tcp_pcb *pcb)
+{
+    for (int i = 0; i < LINGER_MAX; i++)
+        if (srv->linger[i] == pcb)
+            srv->linger[i] = NULL;
+    pcb->event = NULL;
+    us_tcp_close(pcb);
+}
+
+static void linger_event(void *ctx, struct us_tcp_pcb *pcb, unsigned ev)
+{
+    struct server *srv = ctx;
+    (void)ev;
+    ssize_t n;
+    while ((n = us_tcp_recv(pcb, srv->drain, sizeof(srv->drain), false)) > 0) {
+    }
+    if (n != -EAGAIN) /* the client's FIN, or the connection is over */
+        linger_end(srv, pcb);
+}
+
+static void linger_arm(struct server *srv)
+{
+    us_time_t next = US_TIME_NEVER;
+    for (int i = 0; i < LINGER_MAX; i++)
+        if (srv->linger[i] && srv->linger_until[i] < next)
+            next = srv->linger_until[i];
+    if (next != US_TIME_NEVER)
+        us_timer_arm(srv->s, &srv->linger_timer, next);
+}
+
+static void linger_fire(struct ustack *s, struct us_timer *tm)
+{
+    struct server *srv = us_container_of(tm, struct server, linger_timer);
+    for (int i = 0; i < LINGER_MAX; i++)
+        if (srv->linger[i] && srv->linger_until[i] <= us_now(s))
+            linger_end(srv, srv->linger[i]); /* unread data left: a reset */
+    linger_arm(srv);
+}
+
+static void linger_close(struct server *srv, struct us_tcp_pcb *pcb)
+{
+    int slot = 0;
+    while (slot < LINGER_MAX && srv->linger[slot])
+        slot++;
+    if (slot == LINGER_MAX) {
+        drain_and_close(srv, pcb);
+        return;
+    }
+    srv->linger[slot] = pcb;
+    srv->linger_until[slot] = us_now(srv->s) + LINGER_TIME;
+    pcb->event = linger_event;
+    pcb->ctx = srv;
+    us_tcp_shutdown(pcb, SHUT_WR);
+    if (!us_timer_armed(&srv->linger_timer))
+        linger_arm(srv);
+    linger_event(srv, pcb, 0); /* what is already there; maybe the FIN too */
+}
+
+static void linger_stop(struct server *srv)
+{
+    us_timer_cancel(srv->s, &srv->linger_timer);
+    for (int i = 0; i < LINGER_MAX; i++)
+        if (srv->linger[i])
+            linger_end(srv, srv->linger[i]);
+}
+
 static void close_conn(struct conn *c)
 {
     if (c->pcb) {
-        drain_and_close(c->t->srv, c->pcb);
+        linger_close(c->t->srv, c->pcb);
         c->pcb = NULL;
     }
 }
@@ -746,6 +826,7 @@ static int start_locked(struct ustack *s)
     for (size_t i = 0; i < sizeof(srv->fill); i++)
         srv->fill[i] = (uint8_t)(i * 131 + 7);
     us_timer_init(&srv->reaper, reaper_fire);
+    us_timer_init(&srv->linger_timer, linger_fire);
     srv->listener = us_tcp_new(s, listener_event, srv);
     if (!srv->listener) {
         free(srv);
@@ -790,6 +871,7 @@ static void stop_locked(struct ustack *s)
     us_timer_cancel(s, &srv->reaper);
     srv->test = NULL;
     reaper_fire(s, &srv->reaper);
+    linger_stop(srv);
     us_tcp_close(srv->listener);
     free(srv);
 }
