@@ -686,16 +686,27 @@ static int client_start(struct client *c)
     return us_tcp_connect(c->ctrl.pcb, &c->o.server, c->o.port);
 }
 
-/* Closes every connection and stops the timers (stack lock held, never
- * from a callback). A test still running is cut short with
- * CLIENT_TERMINATE, as iperf3 does on an interrupt. */
-static void client_stop(struct client *c)
+/* A finished test's data connection, half-closed: what the server still
+ * sends (in reverse mode, what it had queued before TEST_END) is read and
+ * dropped until its FIN, then the connection closes, gracefully both ways
+ * where closing on unread data would reset it. */
+static void stream_linger_event(void *ctx, struct us_tcp_pcb *pcb, unsigned ev)
 {
-    if (c->ctrl.pcb && (c->phase == CP_SETUP || c->phase == CP_RUNNING || c->phase == CP_ENDED))
-        ip3_ctrl_send_state(&c->ctrl, IP3_CLIENT_TERMINATE);
-    us_timer_cancel(c->s, &c->end_timer);
-    us_timer_cancel(c->s, &c->interval_timer);
-    us_timer_cancel(c->s, &c->watchdog);
+    struct cstream *st = ctx;
+    (void)ev;
+    ssize_t n;
+    while ((n = us_tcp_recv(pcb, st->c->scratch, IP3_MAX_BLKSIZE, false)) > 0) {
+    }
+    if (n == -EAGAIN)
+        return;
+    pcb->event = NULL;
+    us_tcp_close(pcb);
+    st->pcb = NULL;
+}
+
+/* Closes what is left of the streams (stack lock held). */
+static void close_streams(struct client *c)
+{
     for (int i = 0; i < c->nstreams; i++) {
         if (c->streams[i].pcb) {
             c->streams[i].pcb->event = NULL;
@@ -703,6 +714,31 @@ static void client_stop(struct client *c)
             c->streams[i].pcb = NULL;
         }
     }
+}
+
+/* Closes every connection and stops the timers (stack lock held, never
+ * from a callback). A test still running is cut short with
+ * CLIENT_TERMINATE, as iperf3 does on an interrupt. The data connections
+ * of a finished one linger (stream_linger_event) until the caller's
+ * iface_linger_tcp and close_streams. */
+static void client_stop(struct client *c)
+{
+    if (c->ctrl.pcb && (c->phase == CP_SETUP || c->phase == CP_RUNNING || c->phase == CP_ENDED))
+        ip3_ctrl_send_state(&c->ctrl, IP3_CLIENT_TERMINATE);
+    us_timer_cancel(c->s, &c->end_timer);
+    us_timer_cancel(c->s, &c->interval_timer);
+    us_timer_cancel(c->s, &c->watchdog);
+    for (int i = 0; c->phase == CP_FINISHED && i < c->nstreams; i++) {
+        struct cstream *st = &c->streams[i];
+        if (!st->pcb)
+            continue;
+        st->pcb->event = stream_linger_event;
+        st->pcb->ctx = st;
+        us_tcp_shutdown(st->pcb, SHUT_WR);
+        stream_linger_event(st, st->pcb, 0);
+    }
+    if (c->phase != CP_FINISHED)
+        close_streams(c);
     if (c->ctrl.pcb) {
         c->ctrl.pcb->event = NULL;
         us_tcp_close(c->ctrl.pcb);
@@ -711,8 +747,11 @@ static void client_stop(struct client *c)
     ip3_ctrl_free(&c->ctrl);
 }
 
+/* Frees the client; streams still lingering are closed first (the stack
+ * must then still be there, its lock held or no runtime running). */
 static void client_free(struct client *c)
 {
+    close_streams(c);
     free(c->block);
     free(c->scratch);
     free(c->out);
@@ -899,6 +938,9 @@ static int run_session(struct run *r)
     client_stop(r->c);
     iface_unlock(&r->ifc);
     iface_linger_tcp(&r->ifc, 2000);
+    iface_lock(&r->ifc);
+    close_streams(r->c); /* those whose server never closed */
+    iface_unlock(&r->ifc);
     if (!completed) {
         fprintf(stderr, "ustack: iperf3: interrupted, the test was not completed\n");
         return 1;
