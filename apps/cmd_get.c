@@ -332,14 +332,13 @@ int cmd_get(int argc, char **argv)
     };
     struct cli_args args;
     char err[CLI_ERRLEN], why[128];
-    int status = 2;
-    enum cli_result r = cli_parse(&cmd, argc, argv, &args, err, sizeof(err));
-    if (r == CLI_HELP) {
-        cli_usage(&cmd, stdout);
-        status = 0;
-    } else if (r == CLI_ERROR) {
-        fprintf(stderr, "ustack: %s\n", err);
-    } else if (args.npos != 1) {
+    int status = cli_parse_command(&cmd, argc, argv, &args);
+    if (status != CLI_GO_ON) {
+        free(g);
+        return status;
+    }
+    status = 2;
+    if (args.npos != 1) {
         fprintf(stderr, "ustack: get: %s (usage: ustack get [OPTIONS] URL [-o FILE])\n",
                 args.npos == 0 ? "missing URL" : "too many arguments");
     } else if (http_url_parse(args.pos[0], &g->url, why, sizeof(why)) != 0) {

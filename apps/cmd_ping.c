@@ -351,15 +351,12 @@ int cmd_ping(int argc, char **argv)
     };
     struct cli_args args;
     char err[CLI_ERRLEN];
-    int status;
-    enum cli_result r = cli_parse(&cmd, argc, argv, &args, err, sizeof(err));
-    if (r == CLI_HELP) {
-        cli_usage(&cmd, stdout);
-        status = 0;
-    } else if (r == CLI_ERROR) {
-        fprintf(stderr, "ustack: %s\n", err);
-        status = 2;
-    } else if ((status = parse_dest(pg, &args)) == 0) {
+    int status = cli_parse_command(&cmd, argc, argv, &args);
+    if (status != CLI_GO_ON) {
+        free(pg);
+        return status;
+    }
+    if ((status = parse_dest(pg, &args)) == 0) {
         if (iface_validate(&args.iface, err, sizeof(err)) != 0) {
             fprintf(stderr, "ustack: %s\n", err);
             status = 2;

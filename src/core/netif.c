@@ -212,8 +212,10 @@ void us_netif_set_capture(struct us_netif *nif, us_capture_fn fn, void *ctx)
 
 void us_link_tx_wire(struct us_netif *nif, struct us_pkt *p)
 {
-    if (nif->capture)
+    if (nif->capture) {
+        us_pkt_csum_complete(p);
         nif->capture(nif->capture_ctx, 1, nif->stack->now, p->data, p->len);
+    }
     nif->drv.transmit(nif->drv.ctx, p);
 }
 
@@ -243,8 +245,10 @@ void us_link_rx(struct us_netif *nif, struct us_pkt *p)
 
 void us_netif_input(struct us_netif *nif, struct us_pkt *p)
 {
-    if (nif->capture)
+    if (nif->capture) {
+        us_pkt_csum_complete(p);
         nif->capture(nif->capture_ctx, 0, nif->stack->now, p->data, p->len);
+    }
     if (nif->impair)
         us_impair_rx(nif, p);
     else

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 
 #include "core/stack.h"
+#include "wire/checksum.h"
+#include "wire/udp.h"
 
 #define US_PKT_LARGE (US_PKT_MAX + 64u) /* a full 64 KiB frame plus slack */
 #define POOL_KEEP_SMALL 1024
@@ -51,6 +53,7 @@ struct us_pkt *us_pkt_alloc(struct ustack *s, size_t len)
     p->due = 0;
     p->link_bcast = 0;
     p->csum_ok = 0;
+    p->csum_l4 = 0;
     p->gso_size = 0;
     return p;
 }
@@ -83,8 +86,22 @@ struct us_pkt *us_pkt_clone(const struct us_pkt *p)
     c->nif = p->nif;
     c->link_bcast = p->link_bcast;
     c->csum_ok = p->csum_ok;
+    c->csum_l4 = p->csum_l4;
+    c->csum_field = p->csum_field;
     c->gso_size = p->gso_size;
     return c;
+}
+
+void us_pkt_csum_complete(struct us_pkt *p)
+{
+    if (!p->csum_l4)
+        return;
+    uint8_t *l4 = p->buf + p->csum_l4;
+    uint16_t c = us_csum_fold(us_csum_add(0, l4, (size_t)(p->data + p->len - l4)));
+    if (c == 0 && p->csum_field == UDP_CSUM_FIELD)
+        c = 0xffff;
+    memcpy(l4 + p->csum_field, &c, 2);
+    p->csum_l4 = 0;
 }
 
 uint8_t *us_pkt_data(struct us_pkt *p)

@@ -23,7 +23,9 @@ struct us_pkt {
     us_time_t due;        /* for delay queues */
     uint8_t link_bcast;   /* received as link broadcast/multicast */
     uint8_t csum_ok;      /* TCP/UDP checksum vouched for by the link (vnet_hdr.h) */
+    uint8_t csum_field;   /* with csum_l4: the checksum's offset in the L4 header */
     uint16_t gso_size;    /* TCP payload per wire segment of a TSO frame; 0: plain */
+    uint32_t csum_l4;     /* partial checksum: L4 header at buf + csum_l4; 0: complete */
     uint32_t cb[2];       /* scratch for the layer that holds the buffer */
     uint8_t buf[];
 };
@@ -33,6 +35,20 @@ struct us_pkt_pool {
     uint32_t n_small, n_large;
     uint64_t live; /* buffers out of the pool */
 };
+
+/* Partial checksums (as a NIC's checksum offload leaves them, Linux's
+ * CHECKSUM_PARTIAL): the L4 checksum field holds only the pseudo-header
+ * sum, which the link completes, so a TSO frame's 64 KiB are summed by
+ * nobody in software. Whoever passes the bytes on as they are (a capture,
+ * the quote in an ICMP error) completes the sum first. */
+static inline void us_pkt_csum_mark_partial(struct us_pkt *p, const uint8_t *l4, uint8_t field)
+{
+    p->csum_l4 = (uint32_t)(l4 - p->buf);
+    p->csum_field = field;
+}
+/* Sums from the L4 header to the end of the packet into the checksum field
+ * (a UDP zero sent as all ones, RFC 768); nothing if already complete. */
+void us_pkt_csum_complete(struct us_pkt *p);
 
 static inline uint8_t *us_pkt_push(struct us_pkt *p, size_t n)
 {

@@ -208,6 +208,7 @@ void us_icmp4_error(struct ustack *s, struct us_pkt *orig, const struct ip4_view
         us_count_drop(s, US_P_icmp4, US_DROP_icmp4_rate_limited);
         return;
     }
+    us_pkt_csum_complete(orig); /* the quote goes out as it is */
     size_t quote = orig->len < ICMP4_QUOTE_MAX ? orig->len : ICMP4_QUOTE_MAX;
     struct us_pkt *p = us_pkt_alloc(s, ICMP4_HLEN + quote);
     if (!p) {

@@ -5,21 +5,8 @@
 #include <string.h>
 
 #include "wire/checksum.h"
-
-#define UDP_CSUM_OFFSET 6
-#define TCP_CSUM_OFFSET 16
-
-/* virtio 1.x 5.1.6.2: the checksum field at csum_offset into the transport
- * header holds the pseudo-header sum; the sum of everything from the
- * header on, complemented, goes there. Done here, once, so that the frame
- * is whole wherever it goes next: a capture, or the quote in an ICMP error. */
-static void complete_csum(uint8_t *l4, size_t len, uint16_t csum_offset)
-{
-    uint16_t c = us_csum_fold(us_csum_add(0, l4, len));
-    if (c == 0 && csum_offset == UDP_CSUM_OFFSET)
-        c = 0xffff; /* RFC 768: a computed zero is sent as all ones */
-    memcpy(l4 + csum_offset, &c, 2);
-}
+#include "wire/tcp.h"
+#include "wire/udp.h"
 
 /* The tun driver writes the header in the host's order (legacy virtio,
  * no TUNSETVNETLE), which is how it is read here. */
@@ -45,9 +32,13 @@ enum us_drop us_vnet_hdr_rx(const struct virtio_net_hdr *h, struct us_pkt *p)
     if (why != US_DROP_none)
         return why;
     if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        if ((uint32_t)h->csum_start + h->csum_offset + 2 > p->len)
+        /* virtio 1.x 5.1.6.2: the field at csum_offset into the transport
+         * header holds the pseudo-header sum; left so (us_pkt_csum_complete
+         * finishes it for whoever needs the bytes whole). */
+        if ((h->csum_offset != UDP_CSUM_FIELD && h->csum_offset != TCP_CSUM_FIELD) ||
+            (uint32_t)h->csum_start + h->csum_offset + 2 > p->len)
             return US_DROP_link_bad_vnet_hdr;
-        complete_csum(p->data + h->csum_start, p->len - h->csum_start, h->csum_offset);
+        us_pkt_csum_mark_partial(p, p->data + h->csum_start, (uint8_t)h->csum_offset);
         p->csum_ok = 1;
     } else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
         p->csum_ok = 1;
@@ -56,10 +47,10 @@ enum us_drop us_vnet_hdr_rx(const struct virtio_net_hdr *h, struct us_pkt *p)
 }
 
 /* virtio 1.x 5.1.6.2 from the sending side: a TSO frame (p->gso_size) goes
- * as GSO_TCPV4 with its checksum made partial, the pseudo-header sum that
- * the kernel completes per segment when it cuts the frame (or trusts as it
- * is, delivering it whole to a local socket). The frame was built with the
- * full checksum, which the capture has already recorded. */
+ * as GSO_TCPV4 with its checksum partial, the pseudo-header sum that the
+ * kernel completes per segment when it cuts the frame (or trusts as it is,
+ * delivering it whole to a local socket). TCP built it so; if a capture
+ * completed it since, the partial sum is written again. */
 void us_vnet_hdr_tx(struct virtio_net_hdr *h, struct us_pkt *p, bool ethernet)
 {
     *h = (struct virtio_net_hdr){.gso_type = VIRTIO_NET_HDR_GSO_NONE};
@@ -73,12 +64,15 @@ void us_vnet_hdr_tx(struct virtio_net_hdr *h, struct us_pkt *p, bool ethernet)
     struct us_addr src = {.family = US_AF_INET}, dst = {.family = US_AF_INET};
     memcpy(&src.v4, ip + 12, 4);
     memcpy(&dst.v4, ip + 16, 4);
-    uint16_t partial = (uint16_t)~us_csum_fold(us_csum_pseudo(&src, &dst, IPPROTO_TCP, tcp_len));
-    memcpy(tcp + TCP_CSUM_OFFSET, &partial, 2);
+    if (!p->csum_l4) {
+        uint16_t partial =
+            (uint16_t)~us_csum_fold(us_csum_pseudo(&src, &dst, IPPROTO_TCP, tcp_len));
+        memcpy(tcp + TCP_CSUM_FIELD, &partial, 2);
+    }
     h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
     h->gso_size = p->gso_size;
     h->hdr_len = (uint16_t)(l3 + ihl + (tcp[12] >> 4) * 4);
     h->csum_start = (uint16_t)(l3 + ihl);
-    h->csum_offset = TCP_CSUM_OFFSET;
+    h->csum_offset = TCP_CSUM_FIELD;
 }

@@ -12,9 +12,9 @@
 /* Judges the header the kernel put before the received frame p. A frame
  * whose transport checksum the kernel left partial (NEEDS_CSUM: it comes
  * from the local stack, whose memory we trust as the kernel's own receive
- * path does) gets the checksum filled in; such a frame, or one the kernel
- * vouched for (DATA_VALID), gets p->csum_ok, so TCP and UDP skip checking
- * it. A header that cannot describe the frame (the checksum field past its
+ * path does) is marked so (us_pkt_csum_mark_partial); such a frame, or one
+ * the kernel vouched for (DATA_VALID), gets p->csum_ok, so TCP and UDP
+ * skip checking it. A header that cannot describe the frame (the checksum field past its
  * end, an unknown GSO type) is refused with a drop reason. */
 enum us_drop us_vnet_hdr_rx(const struct virtio_net_hdr *h, struct us_pkt *p);
 

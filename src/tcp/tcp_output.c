@@ -70,7 +70,12 @@ static void transmit(struct us_tcp_pcb *pcb, struct us_pkt *p, const struct tcp_
                      size_t optlen)
 {
     struct ustack *s = pcb->stack;
-    tcp_build(p->data, v, optlen, &pcb->local, &pcb->remote);
+    if (p->gso_size) { /* TSO: the link sums each segment */
+        tcp_build_csum_partial(p->data, v, optlen, &pcb->local, &pcb->remote);
+        us_pkt_csum_mark_partial(p, p->data, TCP_CSUM_FIELD);
+    } else {
+        tcp_build(p->data, v, optlen, &pcb->local, &pcb->remote);
+    }
     log_seg(pcb, v);
     s->cnt.tx[US_P_tcp]++;
     us_ip4_output(s, p, pcb->local.v4, pcb->remote.v4, IP_PROTO_TCP, US_IP4_DEFAULT_TTL, 0, true);

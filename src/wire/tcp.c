@@ -179,6 +179,14 @@ size_t tcp_build_opts(uint8_t *p, const struct tcp_opts *o, bool syn)
 void tcp_build(uint8_t *p, const struct tcp_view *v, size_t optlen, const struct us_addr *src,
                const struct us_addr *dst)
 {
+    uint32_t len = tcp_build_csum_partial(p, v, optlen, src, dst);
+    uint16_t c = us_csum_fold(us_csum_add(0, p, len)); /* the pseudo sum is in already */
+    memcpy(p + 16, &c, 2);
+}
+
+uint32_t tcp_build_csum_partial(uint8_t *p, const struct tcp_view *v, size_t optlen,
+                                const struct us_addr *src, const struct us_addr *dst)
+{
     size_t hlen = TCP_HLEN + optlen;
     p[0] = (uint8_t)(v->sport >> 8);
     p[1] = (uint8_t)v->sport;
@@ -195,7 +203,7 @@ void tcp_build(uint8_t *p, const struct tcp_view *v, size_t optlen, const struct
     p[18] = (uint8_t)(v->urg >> 8);
     p[19] = (uint8_t)v->urg;
     uint32_t len = (uint32_t)(hlen + v->plen);
-    uint64_t sum = us_csum_pseudo(src, dst, IP_PROTO_TCP, len);
-    uint16_t c = us_csum_fold(us_csum_add(sum, p, len));
-    memcpy(p + 16, &c, 2);
+    uint16_t partial = (uint16_t)~us_csum_fold(us_csum_pseudo(src, dst, IP_PROTO_TCP, len));
+    memcpy(p + 16, &partial, 2);
+    return len;
 }

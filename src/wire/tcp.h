@@ -10,6 +10,7 @@
 #include "ustack/addr.h"
 
 #define TCP_HLEN 20
+#define TCP_CSUM_FIELD 16 /* the checksum's offset in the header */
 #define TCP_MAX_OPTLEN 40
 
 #define TCP_FIN 0x01
@@ -73,5 +74,10 @@ size_t tcp_build_opts(uint8_t *p, const struct tcp_opts *o, bool syn);
  * checksum over header and plen payload bytes that follow it. */
 void tcp_build(uint8_t *p, const struct tcp_view *v, size_t optlen, const struct us_addr *src,
                const struct us_addr *dst);
+/* The same with the checksum partial (the pseudo-header sum only, for the
+ * link to complete: see us_pkt_csum_mark_partial); returns the segment's
+ * length. */
+uint32_t tcp_build_csum_partial(uint8_t *p, const struct tcp_view *v, size_t optlen,
+                                const struct us_addr *src, const struct us_addr *dst);
 
 #endif

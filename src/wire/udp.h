@@ -10,6 +10,7 @@
 #include "ustack/addr.h"
 
 #define UDP_HLEN 8
+#define UDP_CSUM_FIELD 6 /* the checksum's offset in the header */
 
 struct udp_view {
     uint16_t sport, dport; /* host order */

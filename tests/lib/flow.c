@@ -115,6 +115,7 @@ static void loud_log(void *ctx, enum us_log_level level, enum us_log_chan chan, 
 static void drv_transmit(void *ctx, struct us_pkt *p)
 {
     struct flow *f = ctx;
+    us_pkt_csum_complete(p); /* what a NIC with checksum offload does */
     size_t len = us_pkt_len(p);
     struct flow_frame *fr = malloc(sizeof(*fr) + len);
     assert_non_null(fr);

@@ -94,20 +94,29 @@ static void test_partial_checksum_is_completed(void **state)
     struct us_pkt *p = packet(bytes, sizeof bytes);
     assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
     assert_int_equal(p->csum_ok, 1);
+    /* Left partial, marked; completed when asked (a capture, an ICMP quote). */
+    assert_memory_equal(p->data, bytes, sizeof bytes);
+    assert_ptr_equal(p->buf + p->csum_l4, p->data + UDP_AT);
+    us_pkt_csum_complete(p);
+    assert_int_equal(p->csum_l4, 0);
     assert_memory_equal(p->data, udp_packet, sizeof udp_packet); /* 0x77bf back */
+    us_pkt_csum_complete(p); /* complete already: nothing changes */
+    assert_memory_equal(p->data, udp_packet, sizeof udp_packet);
     us_pkt_free(p);
 }
 
 static void test_checksum_field_past_the_end_is_refused(void **state)
 {
     (void)state;
-    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-                               .csum_start = UDP_AT,
-                               .csum_offset = sizeof udp_packet - UDP_AT - 1};
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = UDP_AT, .csum_offset = 6};
     struct us_pkt *p = packet(udp_packet, sizeof udp_packet);
+    h.csum_start = sizeof udp_packet - 7; /* the field's last byte past the end */
     assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
-    h.csum_offset--; /* the last two bytes: in bounds */
+    h.csum_start--; /* the last two bytes: in bounds */
     assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    h.csum_offset = 7; /* neither UDP's (6) nor TCP's (16) field */
+    assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
     h.csum_start = 0xffff;
     h.csum_offset = 0xffff; /* no wrap-around */
     assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_link_bad_vnet_hdr);
@@ -214,6 +223,7 @@ static void test_tx_tso_frame_goes_as_gso(void **state)
     assert_int_equal(h.csum_offset, 16);
     assert_memory_not_equal(p->data + TSO_TCP_AT + 16, full, 2);
     assert_int_equal(us_vnet_hdr_rx(&h, p), US_DROP_none);
+    us_pkt_csum_complete(p);
     assert_memory_equal(p->data + TSO_TCP_AT + 16, full, 2);
     us_pkt_free(p);
 }
